@@ -1,0 +1,65 @@
+// Package inputerr defines the one error type mksigned uses for bad input:
+// it says where in which file the problem is, so that a person can find it
+// with a hex editor or tar -tv.
+package inputerr
+
+import (
+	"fmt"
+	"strings"
+)
+
+// NoOffset marks an Error that has no byte offset.
+const NoOffset int64 = -1
+
+// Error is bad input at a known place. Fields that do not apply are empty
+// (Offset is NoOffset). Each layer fills in what it alone knows: the package
+// file, the ar member, the path inside the tar, the byte offset, the field.
+type Error struct {
+	File   string // file on disk, e.g. "fwupd-unsigned_1.4-1_amd64.deb"
+	Member string // ar member, e.g. "data.tar.xz"
+	Path   string // path inside the archive or tree, e.g. "./usr/lib/x.efi"
+	Offset int64  // byte offset inside the innermost of the above, or NoOffset
+	Field  string // field or key, e.g. "Build-Depends" or "packages.x.files[0].file"
+	Err    error
+}
+
+// New returns an Error with only the cause set and no offset.
+func New(err error) *Error { return &Error{Offset: NoOffset, Err: err} }
+
+// Errorf is New(fmt.Errorf(format, args...)).
+func Errorf(format string, args ...any) *Error { return New(fmt.Errorf(format, args...)) }
+
+func (e *Error) Error() string {
+	var parts []string
+	for _, s := range []string{e.File, e.Member, e.Path} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if e.Offset >= 0 {
+		parts = append(parts, fmt.Sprintf("offset %#x", e.Offset))
+	}
+	if e.Field != "" {
+		parts = append(parts, e.Field)
+	}
+	if e.Err != nil {
+		parts = append(parts, e.Err.Error())
+	}
+	return strings.Join(parts, ": ")
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// WithFile returns err with File set to file. If err already is an *Error
+// with no File, it is copied and filled in; otherwise err is wrapped.
+func WithFile(err error, file string) error {
+	if err == nil {
+		return nil
+	}
+	if ie, ok := err.(*Error); ok && ie.File == "" {
+		c := *ie
+		c.File = file
+		return &c
+	}
+	return &Error{File: file, Offset: NoOffset, Err: err}
+}
