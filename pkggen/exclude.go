@@ -1,0 +1,176 @@
+package pkggen
+
+// dpkg-source -b runs GNU tar with one --exclude per pattern below
+// (Dpkg::Source::Package, dpkg 1.21: @tar_ignore_default_pattern, plus the
+// four debian/ files that init_options appends for every format). Files
+// that match silently vanish from the tarball; a directory that matches
+// takes its whole subtree with it.
+var defaultExcludes = []string{
+	"*.a",
+	"*.la",
+	"*.o",
+	"*.so",
+	".*.sw?",
+	"*/*~",
+	",,*",
+	".[#~]*",
+	".arch-ids",
+	".arch-inventory",
+	".be",
+	".bzr",
+	".bzr.backup",
+	".bzr.tags",
+	".bzrignore",
+	".cvsignore",
+	".deps",
+	".git",
+	".gitattributes",
+	".gitignore",
+	".gitmodules",
+	".gitreview",
+	".hg",
+	".hgignore",
+	".hgsigs",
+	".hgtags",
+	".mailmap",
+	".mtn-ignore",
+	".shelf",
+	".svn",
+	"CVS",
+	"DEADJOE",
+	"RCS",
+	"_MTN",
+	"_darcs",
+	"{arch}",
+	"debian/source/local-options",
+	"debian/source/local-patch-header",
+	"debian/files",
+	"debian/files.new",
+}
+
+// excluded reports whether GNU tar, given the default patterns, leaves out
+// the member p (a path such as "pkg/debian/x.o", without a trailing slash
+// for directories) and returns the pattern that matched.
+//
+// GNU tar's defaults for --exclude are --no-anchored and
+// --wildcards-match-slash: a pattern matches when it matches the whole
+// name or any part of it that starts after a '/', and '*' and '?' also
+// match '/'. (FNM_LEADING_DIR matching needs no code here: tar checks each
+// directory on the way down and does not descend into excluded ones.)
+func excluded(p string) (string, bool) {
+	for _, pat := range defaultExcludes {
+		if wildmatch(pat, p) {
+			return pat, true
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] == '/' && wildmatch(pat, p[i+1:]) {
+				return pat, true
+			}
+		}
+	}
+	return "", false
+}
+
+// wildmatch is fnmatch(3) with no flags: '*' matches any string including
+// '/', '?' any one byte, '[...]' a bracket expression ('!' or '^' negates,
+// ranges with '-'), and '\' quotes the next byte. A malformed bracket
+// expression matches a literal '['. Bytes, not runes, are compared; the
+// default patterns are ASCII.
+func wildmatch(pat, s string) bool {
+	// Iterative matching with backtracking to the last '*'.
+	px, sx := 0, 0
+	starPx, starSx := -1, 0
+	for sx < len(s) || px < len(pat) {
+		if px < len(pat) {
+			switch c := pat[px]; c {
+			case '*':
+				starPx, starSx = px, sx
+				px++
+				continue
+			case '?':
+				if sx < len(s) {
+					px++
+					sx++
+					continue
+				}
+			case '[':
+				if sx < len(s) {
+					if ok, n, valid := matchBracket(pat[px:], s[sx]); valid {
+						if ok {
+							px += n
+							sx++
+							continue
+						}
+					} else if s[sx] == '[' {
+						px++
+						sx++
+						continue
+					}
+				}
+			case '\\':
+				if px+1 < len(pat) {
+					if sx < len(s) && s[sx] == pat[px+1] {
+						px += 2
+						sx++
+						continue
+					}
+				} else if sx < len(s) && s[sx] == '\\' {
+					px++
+					sx++
+					continue
+				}
+			default:
+				if sx < len(s) && s[sx] == c {
+					px++
+					sx++
+					continue
+				}
+			}
+		}
+		if starPx >= 0 && starSx < len(s) {
+			starSx++
+			px, sx = starPx+1, starSx
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// matchBracket matches byte c against the bracket expression at the start
+// of pat ("[...]"). It returns whether c matches, the length of the
+// expression, and whether the expression is well formed.
+func matchBracket(pat string, c byte) (matched bool, n int, valid bool) {
+	i := 1
+	negate := false
+	if i < len(pat) && (pat[i] == '!' || pat[i] == '^') {
+		negate = true
+		i++
+	}
+	first := true
+	for i < len(pat) {
+		if pat[i] == ']' && !first {
+			return matched != negate, i + 1, true
+		}
+		first = false
+		lo := pat[i]
+		if lo == '\\' && i+1 < len(pat) {
+			i++
+			lo = pat[i]
+		}
+		i++
+		hi := lo
+		if i+1 < len(pat) && pat[i] == '-' && pat[i+1] != ']' {
+			hi = pat[i+1]
+			if hi == '\\' && i+2 < len(pat) {
+				hi = pat[i+2]
+				i++
+			}
+			i += 2
+		}
+		if lo <= c && c <= hi {
+			matched = true
+		}
+	}
+	return false, 0, false
+}

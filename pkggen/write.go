@@ -1,0 +1,173 @@
+package pkggen
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Options controls Write.
+type Options struct {
+	// SourceDateEpoch is the value of the SOURCE_DATE_EPOCH environment
+	// variable, or "" when it is unset (see Epoch).
+	SourceDateEpoch string
+}
+
+// Write builds the "3.0 (native)" source package of tree and writes
+// <Source>_<version without epoch>.dsc and .tar.xz into outDir. It returns
+// the paths written, .dsc first.
+//
+// The tarball's top-level directory is named after the Source field, and
+// its uncompressed content is what dpkg-source -b makes (see WriteTar). It
+// is compressed with github.com/ulikunitz/xz's default settings, which are
+// deterministic but not xz(1)'s, so the .tar.xz and the checksums in the
+// .dsc differ from dpkg-source's.
+//
+// Everything is built in memory and written into a new directory beside
+// outDir (same parent). When outDir does not exist, that directory is
+// renamed to outDir; when it does, the two files are renamed into it,
+// replacing files of the same name as dpkg-source does (.tar.xz first, so
+// the .dsc never names a tarball that is not there yet). On error, no
+// temporary directory or file is left behind, and outDir is created only
+// on success. The two renames into an existing outDir are not one atomic
+// step: if the second fails, the new .tar.xz stays beside the old .dsc.
+func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
+	if outDir == "" {
+		return nil, errors.New("write: empty output directory")
+	}
+	src, err := ReadSource(tree)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := Epoch(src, opts.SourceDateEpoch)
+	if err != nil {
+		return nil, err
+	}
+	var tarBuf bytes.Buffer
+	if err := WriteTar(&tarBuf, src.Name, tree, epoch); err != nil {
+		return nil, err
+	}
+	xzData, err := compressXZ(tarBuf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	base := src.BaseName()
+	tarName, dscName := base+".tar.xz", base+".dsc"
+	dsc, err := DSC(src, tarName, xzData)
+	if err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{{tarName, xzData}, {dscName, dsc}}
+
+	tmp, err := makeTempDir(outDir)
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	for _, f := range files {
+		if err := writeFileSync(filepath.Join(tmp, f.name), f.data); err != nil {
+			return nil, err
+		}
+	}
+	paths := []string{filepath.Join(outDir, dscName), filepath.Join(outDir, tarName)}
+
+	fi, err := os.Lstat(outDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Rename(tmp, outDir); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+		done = true
+		return paths, nil
+	case err != nil:
+		return nil, fmt.Errorf("write: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("write: %s is not a directory", outDir)
+	}
+	for _, f := range files {
+		if err := os.Rename(filepath.Join(tmp, f.name), filepath.Join(outDir, f.name)); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+	}
+	if err := os.Remove(tmp); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	done = true
+	return paths, nil
+}
+
+// makeTempDir creates an empty directory with mode 0777 less the umask
+// (what the renamed outDir should get) in outDir's parent.
+func makeTempDir(outDir string) (string, error) {
+	parent, base := filepath.Split(filepath.Clean(outDir))
+	if parent == "" {
+		parent = "."
+	}
+	for range 100 {
+		var r [6]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", fmt.Errorf("write: %w", err)
+		}
+		p := filepath.Join(parent, "."+base+".pkggen-"+hex.EncodeToString(r[:]))
+		err := os.Mkdir(p, 0o777)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("write: %w", err)
+		}
+	}
+	return "", fmt.Errorf("write: cannot create a temporary directory beside %s", outDir)
+}
+
+// writeFileSync writes a new file with mode 0666 less the umask, as
+// dpkg-source does, and syncs it.
+func writeFileSync(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// compressXZ compresses data with github.com/ulikunitz/xz's defaults
+// (LZMA2, CRC64, one block): deterministic, and accepted by dpkg-source -x.
+func compressXZ(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,304 @@
+package pkggen
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mksigned/mksigned/internal/testutil"
+)
+
+// listDir returns the names in dir, sorted.
+func listDir(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func fwupdTree(t testing.TB) []Entry {
+	tree := templateTree(t, realTemplates[0].fixture)
+	return append(tree, Entry{Name: realTemplates[0].sig, Mode: 0o644, ModTime: time.Unix(1700000000, 0), Data: []byte("signature")})
+}
+
+// TestWriteExtracts writes source packages with Write and checks that
+// dpkg-source -x unpacks them into the input tree (less what the default
+// excludes drop), with the same modes.
+func TestWriteExtracts(t *testing.T) {
+	t.Parallel()
+	epoch := time.Unix(1700000500, 0)
+	trees := map[string][]Entry{"fwupd": fwupdTree(t), "order": syntheticTrees(epoch)["order"], "excludes": syntheticTrees(epoch)["excludes"]}
+	for name, tree := range trees {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dpkgSource := testutil.RequireTool(t, "dpkg-source")
+			work := t.TempDir()
+			paths, err := Write(filepath.Join(work, "out"), tree, Options{SourceDateEpoch: "1700000500"})
+			if err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			src, err := ReadSource(tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{filepath.Join(work, "out", src.BaseName()+".dsc"), filepath.Join(work, "out", src.BaseName()+".tar.xz")}
+			if fmt.Sprint(paths) != fmt.Sprint(want) {
+				t.Errorf("Write returned %q, want %q", paths, want)
+			}
+			testutil.Run(t, work, dpkgSource, "-x", paths[0], "extracted")
+
+			// The reference: the tree on disk, less what dpkg-source
+			// leaves out when it builds.
+			materialize(t, filepath.Join(work, "input"), tree, epoch)
+			b := runDpkgSource(t, tree, src.Name, "1700000500", epoch)
+			testutil.Run(t, b.dir, dpkgSource, "-x", b.dscName, "reference")
+			testutil.Run(t, work, "diff", "-r", "--no-dereference", "extracted", filepath.Join(b.dir, "reference"))
+			if got, want := modes(t, filepath.Join(work, "extracted")), modes(t, filepath.Join(b.dir, "reference")); got != want {
+				t.Errorf("modes after dpkg-source -x differ from dpkg-source's own package:\ngot:\n%s\nwant:\n%s", got, want)
+			}
+			if name == "fwupd" {
+				testutil.Run(t, work, "diff", "-r", "--no-dereference", "extracted", "input")
+				if got, want := modes(t, filepath.Join(work, "extracted")), modes(t, filepath.Join(work, "input")); got != want {
+					t.Errorf("modes after dpkg-source -x differ from the input tree:\ngot:\n%s\nwant:\n%s", got, want)
+				}
+			}
+		})
+	}
+}
+
+// modes lists path, type and permission bits of everything under dir.
+func modes(t testing.TB, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %v\n", rel, fi.Mode())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestWriteDeterministic writes the same tree twice, in different entry
+// orders, and requires identical files.
+func TestWriteDeterministic(t *testing.T) {
+	t.Parallel()
+	tree := fwupdTree(t)
+	work := t.TempDir()
+	var contents [][]byte
+	for i := range 3 {
+		paths, err := Write(filepath.Join(work, fmt.Sprint(i)), shuffled(tree, uint64(i)), Options{})
+		if err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		var all []byte
+		for _, p := range paths {
+			all = append(all, readFile(t, p)...)
+		}
+		contents = append(contents, all)
+	}
+	for i := 1; i < len(contents); i++ {
+		if !bytes.Equal(contents[0], contents[i]) {
+			t.Errorf("run %d differs from run 0 at %s", i, firstDiff(contents[i], contents[0]))
+		}
+	}
+}
+
+func TestWriteNewDirModes(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	paths, err := Write(filepath.Join(work, "out"), basicTree("synth", "", changelogTime), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// References made with the same umask.
+	refFile := filepath.Join(work, "ref-file")
+	if err := os.WriteFile(refFile, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	refDir := filepath.Join(work, "ref-dir")
+	if err := os.Mkdir(refDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	stat := func(p string) fs.FileMode {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode()
+	}
+	for _, p := range paths {
+		if got, want := stat(p), stat(refFile); got != want {
+			t.Errorf("%s has mode %v, want %v", p, got, want)
+		}
+	}
+	if got, want := stat(filepath.Join(work, "out")), stat(refDir); got != want {
+		t.Errorf("output directory has mode %v, want %v", got, want)
+	}
+	if got, want := listDir(t, work), []string{"out", "ref-dir", "ref-file"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parent holds %q, want %q", got, want)
+	}
+}
+
+// TestWriteAtomic checks that a failing Write leaves nothing behind.
+func TestWriteAtomic(t *testing.T) {
+	t.Parallel()
+	broken := func() []Entry {
+		var tree []Entry
+		for _, e := range basicTree("synth", "", changelogTime) {
+			if e.Name != "debian/changelog" {
+				tree = append(tree, e)
+			}
+		}
+		return tree
+	}
+	t.Run("new-dir", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		if _, err := Write(filepath.Join(parent, "out"), broken(), Options{}); err == nil {
+			t.Fatal("Write succeeded without a changelog")
+		}
+		if got := listDir(t, parent); len(got) != 0 {
+			t.Errorf("parent holds %q after a failed Write, want nothing", got)
+		}
+	})
+	t.Run("existing-dir", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		out := filepath.Join(parent, "out")
+		if err := os.Mkdir(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "keep"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Write(out, broken(), Options{}); err == nil {
+			t.Fatal("Write succeeded without a changelog")
+		}
+		if _, err := Write(out, basicTree("synth", "", changelogTime), Options{SourceDateEpoch: "x"}); err == nil {
+			t.Fatal("Write succeeded with a malformed SOURCE_DATE_EPOCH")
+		}
+		if got := listDir(t, parent); fmt.Sprint(got) != "[out]" {
+			t.Errorf("parent holds %q, want [out]", got)
+		}
+		if got := listDir(t, out); fmt.Sprint(got) != "[keep]" {
+			t.Errorf("output directory holds %q, want [keep]", got)
+		}
+		// Success adds the two files, and a second run replaces them.
+		for range 2 {
+			if _, err := Write(out, basicTree("synth", "", changelogTime), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := listDir(t, out), []string{"keep", "synth_2.0+1.dsc", "synth_2.0+1.tar.xz"}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("output directory holds %q, want %q", got, want)
+			}
+			if got := listDir(t, parent); fmt.Sprint(got) != "[out]" {
+				t.Errorf("parent holds %q, want [out]", got)
+			}
+		}
+	})
+	t.Run("out-is-a-file", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		out := filepath.Join(parent, "out")
+		if err := os.WriteFile(out, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Write(out, basicTree("synth", "", changelogTime), Options{}); err == nil {
+			t.Fatal("Write into a regular file succeeded")
+		}
+		if got := listDir(t, parent); fmt.Sprint(got) != "[out]" {
+			t.Errorf("parent holds %q, want [out]", got)
+		}
+	})
+	t.Run("no-parent", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		if _, err := Write(filepath.Join(parent, "missing", "out"), basicTree("synth", "", changelogTime), Options{}); err == nil {
+			t.Fatal("Write under a missing parent succeeded")
+		}
+		if got := listDir(t, parent); len(got) != 0 {
+			t.Errorf("parent holds %q, want nothing", got)
+		}
+	})
+}
+
+// benchTree is a source tree of about 4 MB: signature-sized binary files
+// and text.
+func benchTree() []Entry {
+	tree := basicTree("bench", "", changelogTime)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 400 {
+		data := make([]byte, 10000)
+		if i%2 == 0 {
+			for j := range data {
+				data[j] = byte(r.IntN(256))
+			}
+		} else {
+			words := []string{"signature ", "efi ", "module ", "debian ", "package\n"}
+			var b bytes.Buffer
+			for b.Len() < len(data) {
+				b.WriteString(words[r.IntN(len(words))])
+			}
+			data = b.Bytes()[:len(data)]
+		}
+		tree = append(tree, Entry{Name: fmt.Sprintf("debian/signatures/bench/usr/lib/modules/%03d/m%d.ko.sig", i/50, i), Mode: 0o644, ModTime: changelogTime, Data: data})
+	}
+	return tree
+}
+
+func BenchmarkWriteTarXZ(b *testing.B) {
+	tree := benchTree()
+	var size int64
+	for _, e := range tree {
+		size += int64(len(e.Data))
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		var tarBuf bytes.Buffer
+		if err := WriteTar(&tarBuf, "bench", tree, changelogTime); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := compressXZ(tarBuf.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriteTar(b *testing.B) {
+	tree := benchTree()
+	var size int64
+	for _, e := range tree {
+		size += int64(len(e.Data))
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		if err := WriteTar(io.Discard, "bench", tree, changelogTime); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
