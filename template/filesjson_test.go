@@ -1,0 +1,132 @@
+package template
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
+)
+
+func TestParseManifestShapes(t *testing.T) {
+	t.Parallel()
+	want := &Manifest{Packages: []Package{{
+		Name:         "shim-unsigned",
+		TrustedCerts: []string{},
+		Files: []File{
+			{Path: "usr/lib/shim/fbx64.efi", SigType: EFI},
+			{Path: "usr/lib/shim/mmx64.efi", SigType: EFI},
+		},
+	}}}
+	files := `{"trusted_certs": [], "files": [
+		{"sig_type": "efi", "file": "usr/lib/shim/fbx64.efi"},
+		{"sig_type": "efi", "file": "usr/lib/shim/mmx64.efi"}]}`
+	for _, tc := range []struct {
+		name, json, version string
+	}{
+		{"bare 2018", `{"shim-unsigned": ` + files + `}`, ""},
+		{"packages", `{"packages": {"shim-unsigned": ` + files + `}}`, ""},
+		{"version 2 (grub)", `{"version": "2", "packages": {"shim-unsigned": ` + files + `}}`, "2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseManifest([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := *want
+			w.Version = tc.version
+			if d := cmp.Diff(&w, got); d != "" {
+				t.Errorf("manifest mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestParseManifestTrustedCerts(t *testing.T) {
+	t.Parallel()
+	fp := strings.Repeat("AB", 32)
+	m, err := ParseManifest([]byte(`{"packages": {"linux-image-6.1.0-1-amd64-unsigned": {"trusted_certs": ["` + fp + `"],
+		"files": [{"sig_type": "linux-module", "file": "lib/modules/6.1.0-1-amd64/kernel/drivers/net/dummy.ko"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Packages[0].TrustedCerts, []string{strings.Repeat("ab", 32)}; !cmp.Equal(got, want) {
+		t.Errorf("trusted_certs = %v, want %v", got, want)
+	}
+	if got := m.Packages[0].Files[0].SigType; got != LinuxModule {
+		t.Errorf("sig_type = %q, want %q", got, LinuxModule)
+	}
+}
+
+func TestParseManifestErrors(t *testing.T) {
+	t.Parallel()
+	one := func(file, sigType string) string {
+		return `{"packages": {"fwupd-unsigned": {"trusted_certs": [], "files": [{"sig_type": "` + sigType + `", "file": "` + file + `"}]}}}`
+	}
+	for _, tc := range []struct {
+		name, json, field, msg string
+		unsafe                 bool
+	}{
+		{"dotdot", one("usr/../../etc/shadow", "efi"), "packages.fwupd-unsigned.files[0].file", `contains ".."`, true},
+		{"absolute", one("/boot/vmlinuz", "efi"), "packages.fwupd-unsigned.files[0].file", "is absolute", true},
+		{"unknown sig_type", one("a.efi", "openpgp"), "packages.fwupd-unsigned.files[0].sig_type", `unknown sig_type "openpgp"`, false},
+		{"unknown version", `{"version": "3", "packages": {}}`, "version", "unknown files.json version", false},
+		{"not json", `{"packages": `, "", "invalid JSON", false},
+		{"not an object", `[1,2]`, "", "invalid JSON", false},
+		{"no files", `{"packages": {"fwupd-unsigned": {"trusted_certs": []}}}`, "packages.fwupd-unsigned.files", "missing", false},
+		{"empty files", `{"packages": {"fwupd-unsigned": {"files": []}}}`, "packages.fwupd-unsigned.files", "is empty", false},
+		{"no packages", `{"packages": {}}`, "packages", "names no package", false},
+		{"bad package name", `{"packages": {"Fwupd": {"files": []}}}`, "packages.Fwupd", "not a valid Debian package name", false},
+		{"bad fingerprint", `{"packages": {"fwupd-unsigned": {"trusted_certs": ["abc"], "files": []}}}`, "packages.fwupd-unsigned.trusted_certs[0]", "not a SHA-256 fingerprint", false},
+		{"duplicate", `{"packages": {"fwupd-unsigned": {"files": [{"sig_type": "efi", "file": "a.efi"}, {"sig_type": "efi", "file": "./a.efi"}]}}}`, "packages.fwupd-unsigned.files[1].file", "listed twice", false},
+		{"unknown key", `{"packages": {"fwupd-unsigned": {"files": [{"sig_type": "efi", "file": "a.efi", "sign_with": "x"}]}}}`, "packages.fwupd-unsigned", "unknown field", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseManifest([]byte(tc.json))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v is %T, want *inputerr.Error", err, err)
+			}
+			if ie.Field != tc.field {
+				t.Errorf("Field = %q, want %q (error: %v)", ie.Field, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", err, tc.msg)
+			}
+			if got := errors.Is(err, ErrUnsafePath); got != tc.unsafe {
+				t.Errorf("errors.Is(err, ErrUnsafePath) = %v, want %v", got, tc.unsafe)
+			}
+		})
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(`{"packages": {"fwupd-unsigned": {"trusted_certs": [], "files": [{"sig_type": "efi", "file": "usr/libexec/fwupd/efi/fwupdx64.efi"}]}}}`))
+	f.Add([]byte(`{"version": "2", "packages": {"grub-efi-amd64-bin": {"trusted_certs": [], "files": [{"sig_type": "efi", "file": "usr/lib/grub/x86_64-efi/monolithic/grubx64.efi"}]}}}`))
+	f.Add([]byte(`{"shim-unsigned": {"files": [{"sig_type": "linux-module", "file": "a/b.ko"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest(data)
+		if err != nil {
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v is %T, want *inputerr.Error", err, err)
+			}
+			return
+		}
+		for _, p := range m.Packages {
+			for _, f := range p.Files {
+				if _, err := CleanPath(f.Path); err != nil || f.Path == "" {
+					t.Fatalf("accepted unsafe path %q", f.Path)
+				}
+				if f.SigType != EFI && f.SigType != LinuxModule {
+					t.Fatalf("accepted sig_type %q", f.SigType)
+				}
+			}
+		}
+	})
+}

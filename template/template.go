@@ -1,0 +1,195 @@
+// Package template reads Debian code-signing templates: the
+// /usr/share/code-signing/<name>/ directory that a *-signed-template
+// package ships, holding files.json (what to sign) and source-template/
+// (the debian/ directory of the -signed source package).
+//
+// The format is Debian's, unchanged; see ../../shared/FORMATS.md §5 and
+// https://wiki.debian.org/SecureBoot/Discussion for its history.
+package template
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"pault.ag/go/debian/changelog"
+	"pault.ag/go/debian/control"
+	"pault.ag/go/debian/dependency"
+	"pault.ag/go/debian/version"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
+)
+
+// Entry is one file or directory of a template, held in memory.
+type Entry struct {
+	Name    string      // slash path relative to the code-signing directory
+	Mode    fs.FileMode // fs.ModeDir for directories, plus permission bits
+	ModTime time.Time
+	Data    []byte
+}
+
+// Template is a checked signing template.
+type Template struct {
+	// Name is the code-signing directory's name, normally the template
+	// package's name ("fwupd-amd64-signed-template").
+	Name     string
+	Manifest *Manifest
+	// Source holds source-template/'s entries with the "source-template/"
+	// prefix removed ("debian/rules"), sorted by Name.
+	Source []Entry
+
+	// From debian/changelog's top entry.
+	SourceName string
+	Version    version.Version
+	Date       time.Time
+
+	// BuildDepends joins Build-Depends, -Arch and -Indep of debian/control.
+	BuildDepends dependency.Dependency
+}
+
+// SignaturePath is where the detached signature for file of package pkg
+// lives in the source package.
+func SignaturePath(pkg, file string) string {
+	return "debian/signatures/" + pkg + "/" + file + ".sig"
+}
+
+// requiredFiles must be in every source-template (as debusine requires;
+// FORMATS.md §5).
+var requiredFiles = []string{"debian/changelog", "debian/control", "debian/copyright", "debian/rules"}
+
+// forbiddenFiles would change how dpkg-source builds the package.
+var forbiddenFiles = []string{"debian/source/options", "debian/source/local-options"}
+
+// Parse checks a template held in memory. entries are relative to the
+// code-signing directory: "files.json" and "source-template/...". name is
+// the directory's name. Errors are *inputerr.Error naming the file.
+func Parse(name string, entries []Entry) (*Template, error) {
+	t := &Template{Name: name}
+	byName := map[string]*Entry{}
+	for i := range entries {
+		e := &entries[i]
+		clean, err := CleanPath(e.Name)
+		if err != nil {
+			return nil, &inputerr.Error{Path: e.Name, Offset: inputerr.NoOffset, Err: err}
+		}
+		if e.Mode&fs.ModeType&^fs.ModeDir != 0 {
+			return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("is a %v, but a template may hold only regular files and directories", e.Mode.Type())}
+		}
+		if _, dup := byName[clean]; dup {
+			return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset, Err: errors.New("appears twice")}
+		}
+		byName[clean] = e
+		if rest, ok := strings.CutPrefix(clean, "source-template/"); ok {
+			c := *e
+			c.Name = rest
+			t.Source = append(t.Source, c)
+		}
+	}
+	fj, ok := byName["files.json"]
+	if !ok || fj.Mode.IsDir() {
+		return nil, inputerr.Errorf("template %s has no files.json", name)
+	}
+	m, err := ParseManifest(fj.Data)
+	if err != nil {
+		return nil, inputerr.WithFile(err, "files.json")
+	}
+	t.Manifest = m
+	if st, ok := byName["source-template"]; !ok && len(t.Source) == 0 || ok && !st.Mode.IsDir() {
+		return nil, inputerr.Errorf("template %s has no source-template/ directory", name)
+	}
+	sort.Slice(t.Source, func(i, j int) bool { return t.Source[i].Name < t.Source[j].Name })
+	if err := t.checkSource(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Template) file(name string) *Entry {
+	i := sort.Search(len(t.Source), func(i int) bool { return t.Source[i].Name >= name })
+	if i < len(t.Source) && t.Source[i].Name == name {
+		return &t.Source[i]
+	}
+	return nil
+}
+
+func srcErr(file, field string, err error) error {
+	return &inputerr.Error{File: "source-template/" + file, Field: field, Offset: inputerr.NoOffset, Err: err}
+}
+
+// checkSource enforces what Debian's signing service (as debusine
+// documents it) requires of source-template/, and reads the changelog and
+// control fields later steps need.
+func (t *Template) checkSource() error {
+	for _, f := range requiredFiles {
+		if e := t.file(f); e == nil || e.Mode.IsDir() {
+			return srcErr(f, "", errors.New("missing: a source template needs debian/changelog, control, copyright and rules"))
+		}
+	}
+	for _, f := range forbiddenFiles {
+		if t.file(f) != nil {
+			return srcErr(f, "", errors.New("not allowed: it would change how the signed source package is built"))
+		}
+	}
+	format := t.file("debian/source/format")
+	if format == nil {
+		return srcErr("debian/source/format", "", errors.New("missing: the source template must be \"3.0 (native)\""))
+	}
+	if got := strings.TrimSpace(string(format.Data)); got != "3.0 (native)" {
+		return srcErr("debian/source/format", "", fmt.Errorf("is %q, but the source template must be \"3.0 (native)\"", got))
+	}
+	for _, e := range t.Source {
+		if strings.HasPrefix(e.Name, "debian/signatures/") || e.Name == "debian/signatures" {
+			return srcErr(e.Name, "", errors.New("already present: debian/signatures/ is written by the signer"))
+		}
+	}
+
+	cl, err := changelog.ParseOne(bufio.NewReader(bytes.NewReader(t.file("debian/changelog").Data)))
+	if err != nil {
+		return srcErr("debian/changelog", "top entry", err)
+	}
+	t.SourceName, t.Version, t.Date = cl.Source, cl.Version, cl.When
+	if !validPackageName(t.SourceName) {
+		return srcErr("debian/changelog", "source", fmt.Errorf("%q is not a valid source package name", t.SourceName))
+	}
+	if !t.Version.IsNative() {
+		return srcErr("debian/changelog", "version", fmt.Errorf("%s has a Debian revision, but a 3.0 (native) package needs a native version", t.Version))
+	}
+
+	ctl, err := control.ParseControl(bufio.NewReader(bytes.NewReader(t.file("debian/control").Data)), "")
+	if err != nil {
+		return srcErr("debian/control", "", err)
+	}
+	if ctl.Source.Source != t.SourceName {
+		return srcErr("debian/control", "Source", fmt.Errorf("is %q but debian/changelog says %q", ctl.Source.Source, t.SourceName))
+	}
+	for _, field := range []string{"Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"} {
+		v := strings.TrimSpace(ctl.Source.Values[field])
+		if v == "" {
+			continue
+		}
+		d, err := dependency.Parse(strings.Join(strings.Fields(v), " "))
+		if err != nil {
+			return srcErr("debian/control", field, err)
+		}
+		t.BuildDepends.Relations = append(t.BuildDepends.Relations, d.Relations...)
+	}
+	return nil
+}
+
+// Files returns, for each package, the full paths inside the source tree
+// where its signatures go, in manifest order.
+func (t *Template) SignatureFiles() []string {
+	var out []string
+	for _, p := range t.Manifest.Packages {
+		for _, f := range p.Files {
+			out = append(out, SignaturePath(p.Name, f.Path))
+		}
+	}
+	return out
+}

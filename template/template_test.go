@@ -1,0 +1,162 @@
+package template
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"pault.ag/go/debian/version"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
+)
+
+const testControl = `Source: fwupd-amd64-signed
+Maintainer: Debian EFI <debian-efi@lists.debian.org>
+Build-Depends: debhelper (>= 9.0.0),
+	       sbsigntool [amd64 arm64 armhf i386],
+	       fwupd-unsigned (>= 1:1.4-1) [amd64],
+	       fwupd-unsigned (<< 1:1.4-2) [amd64]
+
+Package: fwupd-amd64-signed
+Architecture: amd64
+Description: test
+ test
+`
+
+const testChangelog = `fwupd-amd64-signed (1:1.4+1) unstable; urgency=medium
+
+  * Update to fwupd-efi version 1:1.4-1
+
+ -- Mario Limonciello <superm1@gmail.com>  Fri, 27 Jan 2023 09:15:57 -0600
+`
+
+func testEntries() []Entry {
+	when := time.Unix(1674832557, 0)
+	f := func(name, data string, mode fs.FileMode) Entry {
+		return Entry{Name: name, Mode: mode, ModTime: when, Data: []byte(data)}
+	}
+	d := func(name string) Entry { return Entry{Name: name, Mode: fs.ModeDir | 0o755, ModTime: when} }
+	return []Entry{
+		f("files.json", `{"packages": {"fwupd-unsigned": {"trusted_certs": [], "files": [{"sig_type": "efi", "file": "usr/libexec/fwupd/efi/fwupdx64.efi"}]}}}`, 0o644),
+		d("source-template"),
+		d("source-template/debian"),
+		f("source-template/debian/changelog", testChangelog, 0o644),
+		f("source-template/debian/control", testControl, 0o644),
+		f("source-template/debian/copyright", "x\n", 0o644),
+		f("source-template/debian/rules", "#!/usr/bin/make -f\n%:\n\tdh $@\n", 0o755),
+		d("source-template/debian/source"),
+		f("source-template/debian/source/format", "3.0 (native)\n", 0o644),
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tp, err := Parse("fwupd-amd64-signed-template", testEntries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.SourceName != "fwupd-amd64-signed" || tp.Version.String() != "1:1.4+1" {
+		t.Errorf("source %s %s, want fwupd-amd64-signed 1:1.4+1", tp.SourceName, tp.Version)
+	}
+	if got, want := tp.Date.Unix(), int64(1674832557); got != want {
+		t.Errorf("changelog date %d, want %d", got, want)
+	}
+	if got := tp.file("debian/rules"); got == nil || got.Mode.Perm() != 0o755 {
+		t.Errorf("debian/rules = %+v, want mode 0755", got)
+	}
+	if got, want := tp.SignatureFiles(), []string{"debian/signatures/fwupd-unsigned/usr/libexec/fwupd/efi/fwupdx64.efi.sig"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("SignatureFiles() = %q, want %q", got, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	edit := func(f func([]Entry) []Entry) []Entry { return f(testEntries()) }
+	without := func(name string) []Entry {
+		return edit(func(es []Entry) []Entry {
+			var out []Entry
+			for _, e := range es {
+				if e.Name != name {
+					out = append(out, e)
+				}
+			}
+			return out
+		})
+	}
+	with := func(e Entry) []Entry { return append(testEntries(), e) }
+	replace := func(name, data string) []Entry {
+		return edit(func(es []Entry) []Entry {
+			for i := range es {
+				if es[i].Name == name {
+					es[i].Data = []byte(data)
+				}
+			}
+			return es
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []Entry
+		msg     string
+	}{
+		{"no files.json", without("files.json"), "has no files.json"},
+		{"no rules", without("source-template/debian/rules"), "debian/rules: missing"},
+		{"no copyright", without("source-template/debian/copyright"), "debian/copyright: missing"},
+		{"no format", without("source-template/debian/source/format"), "debian/source/format: missing"},
+		{"quilt", replace("source-template/debian/source/format", "3.0 (quilt)\n"), `is "3.0 (quilt)"`},
+		{"options", with(Entry{Name: "source-template/debian/source/options", Data: []byte("compression = gzip\n")}), "debian/source/options: not allowed"},
+		{"local-options", with(Entry{Name: "source-template/debian/source/local-options"}), "local-options: not allowed"},
+		{"signatures present", with(Entry{Name: "source-template/debian/signatures/x/y.sig"}), "already present"},
+		{"symlink", with(Entry{Name: "source-template/debian/evil", Mode: fs.ModeSymlink}), "may hold only regular files"},
+		{"dotdot", with(Entry{Name: "source-template/../x"}), "unsafe path"},
+		{"source mismatch", replace("source-template/debian/control", strings.Replace(testControl, "Source: fwupd-amd64-signed", "Source: other", 1)), `is "other" but debian/changelog says`},
+		{"bad changelog", replace("source-template/debian/changelog", "garbage\n"), "debian/changelog: top entry"},
+		{"non-native", replace("source-template/debian/changelog", strings.Replace(testChangelog, "1:1.4+1", "1.4-1", 1)), "native version"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t", tc.entries)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) {
+				t.Errorf("error %v is %T, want *inputerr.Error", err, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestCheckVersion(t *testing.T) {
+	t.Parallel()
+	tp, err := Parse("fwupd-amd64-signed-template", testEntries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pkg, ver, arch, msg string
+	}{
+		{"fwupd-unsigned", "1:1.4-1", "amd64", ""},
+		{"fwupd-unsigned", "1:1.4-1+b1", "amd64", ""},
+		{"fwupd-unsigned", "1:1.4-2", "amd64", `fwupd-unsigned 1:1.4-2 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]"`},
+		{"fwupd-unsigned", "1.4-1", "amd64", `fwupd-unsigned 1.4-1 does not satisfy "fwupd-unsigned (>= 1:1.4-1) [amd64]"`},
+		{"fwupd-unsigned", "1.4-1", "arm64", ""}, // restricted to amd64
+		{"other", "1", "amd64", ""},
+	} {
+		v, err := version.Parse(tc.ver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tp.CheckVersion(tc.pkg, v, tc.arch)
+		switch {
+		case tc.msg == "" && err != nil:
+			t.Errorf("%s %s %s: %v", tc.pkg, tc.ver, tc.arch, err)
+		case tc.msg != "" && (err == nil || !strings.Contains(err.Error(), tc.msg)):
+			t.Errorf("%s %s %s: error %v, want one containing %q", tc.pkg, tc.ver, tc.arch, err, tc.msg)
+		}
+	}
+}
