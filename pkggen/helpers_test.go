@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,15 +214,6 @@ func shuffled(tree []Entry, seed uint64) []Entry {
 	r := rand.New(rand.NewPCG(seed, seed))
 	r.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
 	return c
-}
-
-func sortedNames(tree []Entry) []string {
-	var n []string
-	for _, e := range tree {
-		n = append(n, e.Name)
-	}
-	sort.Strings(n)
-	return n
 }
 
 // firstDiff describes where two byte slices first differ.
