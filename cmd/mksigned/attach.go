@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/mksigned/mksigned/sign/efi"
+	"github.com/mksigned/mksigned/sign/kmod"
+)
+
+func runAttach(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("attach", "--type efi|linux-module --signature SIG --output OUT FILE",
+		`Attach the detached signature SIG to FILE and write the signed file to OUT:
+the bytes sbattach --attach gives for efi, and the layout Linux's sign-file
+appends for linux-module. The signature must match the file.
+`, stdout, stderr)
+	var typ, sigPath, out string
+	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
+	fs.StringVar(&sigPath, "signature", "", "detached PKCS#7 signature `SIG` (DER)")
+	fs.StringVar(&out, "output", "", "where to write the signed file `OUT`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := checkType(typ); err != nil {
+		return err
+	}
+	switch {
+	case len(pos) != 1:
+		return usagef("want exactly one FILE, got %d", len(pos))
+	case sigPath == "":
+		return usagef("--signature is required")
+	case out == "":
+		return usagef("--output is required")
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		return err
+	}
+	var signed []byte
+	if typ == "efi" {
+		signed, err = efi.Attach(data, sig)
+	} else {
+		signed, err = kmod.Attach(data, sig)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	return writeOutput(stdout, out, signed, pos[0])
+}
+
+func runDetach(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("detach", "--type efi|linux-module --output SIG SIGNED",
+		`Write the signature of the signed file SIGNED to SIG as detached DER: the
+bytes sbattach --detach gives for efi (the first signature), and the PKCS#7
+that sign-file appended for linux-module.
+`, stdout, stderr)
+	var typ, out string
+	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
+	fs.StringVar(&out, "output", "", "where to write the signature `SIG`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := checkType(typ); err != nil {
+		return err
+	}
+	switch {
+	case len(pos) != 1:
+		return usagef("want exactly one SIGNED file, got %d", len(pos))
+	case out == "":
+		return usagef("--output is required")
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	var sig []byte
+	if typ == "efi" {
+		sig, err = efi.Detach(data, 0)
+	} else {
+		_, sig, err = kmod.Detach(data)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	return writeOutput(stdout, out, sig, pos[0])
+}
+
+func checkType(typ string) error {
+	switch typ {
+	case "efi", "linux-module":
+		return nil
+	case "":
+		return usagef("--type is required (efi or linux-module)")
+	}
+	return usagef("unknown --type %q (efi or linux-module)", typ)
+}
+
+// writeOutput writes data to out through a temporary file beside it, so a
+// failure never leaves half a file, and refuses to overwrite the input.
+func writeOutput(stdout io.Writer, out string, data []byte, input string) error {
+	if a, err := filepath.Abs(out); err == nil {
+		if b, err := filepath.Abs(input); err == nil && a == b {
+			return fmt.Errorf("%s: --output must not be the input file", out)
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), out)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", out)
+	return nil
+}

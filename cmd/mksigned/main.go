@@ -1,0 +1,122 @@
+// Command mksigned turns unsigned Debian binary packages and a signing
+// template into the -signed Debian source package, as Debian's code-signing
+// service does. See README.md for the flow and `mksigned help`.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes: 1 for bad input or a failed check, 2 for bad usage.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// command is one subcommand: its name, a line of help, and the function
+// that parses its own flags and runs it.
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"generate", "make the -signed source package from a template and unsigned .debs", runGenerate},
+		{"verify", "check every signature of a -signed source package against the unsigned files", runVerify},
+		{"attach", "attach a detached signature to an EFI image or kernel module", runAttach},
+		{"detach", "take the signature out of a signed EFI image or kernel module", runDetach},
+	}
+}
+
+// run is main without the exit, so that tests drive the CLI in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
+		usage(stdout)
+		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "mksigned %s\n", version())
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(stderr, "mksigned %s: %v\nRun 'mksigned %s -h' for usage.\n", c.name, err, c.name)
+			return exitUsage
+		case errors.Is(err, errReported):
+			return exitFail
+		default:
+			fmt.Fprintf(stderr, "mksigned: %v\n", err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(stderr, "mksigned: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// errReported means the command already told the user what failed (verify's
+// per-file lines), so run only sets the exit code.
+var errReported = errors.New("failures reported above")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `mksigned makes Debian's -signed source packages: it signs the files a
+signing template lists and writes the source package Debian's signing
+service would upload.
+
+Usage:
+  mksigned <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `  help      show this help, or a command's: mksigned help generate
+  version   print the version
+
+Exit status: 0 on success, 1 for bad input or a failed check, 2 for bad usage.
+`)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = strings.TrimPrefix(v+" ", "(devel) ") + "(" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "(devel)"
+}

@@ -1,0 +1,263 @@
+package job
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"pault.ag/go/debian/control"
+
+	"github.com/mksigned/mksigned/deb"
+	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/template"
+)
+
+// VerifyOptions are the inputs of Verify.
+type VerifyOptions struct {
+	DSC      string
+	Unsigned []string
+	Cert     *x509.Certificate // nil: EFI signatures are checked against their own certificate
+	Signed   []string          // signed .debs whose files the reattached files must be among
+	Out      io.Writer         // one line per signature
+}
+
+// VerifyLine is the outcome for one signature of the source package.
+type VerifyLine struct {
+	Package, File string
+	Err           error  // nil when OK
+	Note          string // what was checked, and where the file was found
+}
+
+func (l VerifyLine) String() string {
+	if l.Err != nil {
+		return fmt.Sprintf("FAIL %s %s: %v", l.Package, l.File, l.Err)
+	}
+	return fmt.Sprintf("OK   %s %s: %s", l.Package, l.File, l.Note)
+}
+
+// Verify checks every signature in a -signed source package: it attaches
+// each to its unsigned file in memory and checks the result
+// cryptographically; with Signed, the result must also be, byte for byte,
+// one of the files of the signed packages. It writes one line per signature
+// to opts.Out and returns the lines. An error means the inputs could not be
+// read at all.
+func Verify(opts VerifyOptions) ([]VerifyLine, error) {
+	sigs, err := readSourceSignatures(opts.DSC)
+	if err != nil {
+		return nil, err
+	}
+	if len(sigs) == 0 {
+		return nil, fmt.Errorf("%s: the source package has no debian/signatures/<package>/<file>.sig", filepath.Base(opts.DSC))
+	}
+	files := map[string]map[string][]byte{} // package → path → data
+	wanted := map[string]map[string]bool{}
+	for _, s := range sigs {
+		if wanted[s.pkg] == nil {
+			wanted[s.pkg] = map[string]bool{}
+		}
+		wanted[s.pkg][s.path] = true
+	}
+	for _, p := range opts.Unsigned {
+		name, got, err := readFiles(p, wanted)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := files[name]; dup {
+			return nil, fmt.Errorf("%s: package %s is given twice", filepath.Base(p), name)
+		}
+		files[name] = got
+	}
+	signed := map[[32]byte]string{}
+	for _, p := range opts.Signed {
+		if err := hashAll(p, signed); err != nil {
+			return nil, err
+		}
+	}
+	var lines []VerifyLine
+	for _, s := range sigs {
+		l := VerifyLine{Package: s.pkg, File: s.path}
+		l.Note, l.Err = verifyOne(s, files, opts, signed)
+		lines = append(lines, l)
+		if opts.Out != nil {
+			fmt.Fprintln(opts.Out, l)
+		}
+	}
+	return lines, nil
+}
+
+type sourceSig struct {
+	pkg, path string
+	sig       []byte
+}
+
+func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptions, signed map[[32]byte]string) (string, error) {
+	pf, ok := files[s.pkg]
+	if !ok {
+		return "", fmt.Errorf("package %s was not given with --unsigned", s.pkg)
+	}
+	data, ok := pf[s.path]
+	if !ok {
+		return "", fmt.Errorf("not found in package %s", s.pkg)
+	}
+	var st template.SigType
+	switch {
+	case bytes.HasPrefix(data, []byte("MZ")):
+		st = template.EFI
+	case bytes.HasPrefix(data, []byte("\x7fELF")):
+		st = template.LinuxModule
+	default:
+		return "", errors.New("neither a PE/COFF image nor an ELF kernel module")
+	}
+	f := formats[st]
+	attached, err := f.attach(data, s.sig)
+	if err != nil {
+		return "", fmt.Errorf("%s: attaching: %w", st, err)
+	}
+	note := string(st) + " signature valid"
+	switch {
+	case st == template.LinuxModule && opts.Cert == nil:
+		// A module signature names its signer but carries no certificate.
+		if err := f.verify(data, s.sig, nil); err != nil {
+			return "", fmt.Errorf("%s: %w", st, err)
+		}
+		note = "linux-module signature well-formed (not checked cryptographically: give --cert)"
+	default:
+		if err := f.verify(data, s.sig, opts.Cert); err != nil {
+			return "", fmt.Errorf("%s: %w", st, err)
+		}
+		if opts.Cert != nil {
+			note += " for " + opts.Cert.Subject.String()
+		}
+	}
+	if len(opts.Signed) > 0 {
+		where, ok := signed[sha256.Sum256(attached)]
+		if !ok {
+			sum := sha256.Sum256(attached)
+			return "", fmt.Errorf("%s; but the signed file (sha256 %s) is in none of the --signed packages", note, hex.EncodeToString(sum[:]))
+		}
+		note += "; identical to " + where
+	}
+	return note, nil
+}
+
+// readSourceSignatures reads the .dsc, checks its tarball against the .dsc's
+// Checksums-Sha256, and returns the signatures under debian/signatures/.
+func readSourceSignatures(dscPath string) ([]sourceSig, error) {
+	dsc, err := control.ParseDscFile(dscPath)
+	if err != nil {
+		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: err}
+	}
+	var tarName, want string
+	var size int64
+	for _, c := range dsc.ChecksumsSha256 {
+		if strings.Contains(c.Filename, ".tar.") || strings.HasSuffix(c.Filename, ".tar") {
+			tarName, want, size = c.Filename, c.Hash, c.Size
+		}
+	}
+	if tarName == "" || filepath.Base(tarName) != tarName {
+		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset, Err: errors.New("names no tarball")}
+	}
+	tarPath := filepath.Join(filepath.Dir(dscPath), tarName)
+	tarData, err := os.ReadFile(tarPath)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(tarData)
+	if got := hex.EncodeToString(sum[:]); got != want || int64(len(tarData)) != size {
+		return nil, &inputerr.Error{File: tarName, Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("sha256 %s and size %d, but %s says %s and %d", got, len(tarData), filepath.Base(dscPath), want, size)}
+	}
+	rc, err := deb.Decompress(tarName, bytes.NewReader(tarData))
+	if err != nil {
+		return nil, inputerr.WithFile(err, tarName)
+	}
+	defer rc.Close()
+	var sigs []sourceSig
+	err = deb.WalkTar(rc, func(e *deb.Entry, body io.Reader) error {
+		_, rest, _ := strings.Cut(e.Path, "/") // drop the top-level directory
+		rel, ok := strings.CutPrefix(rest, "debian/signatures/")
+		if !ok || !strings.HasSuffix(rel, ".sig") || (e.Type != '0' && e.Type != '\x00') {
+			return nil
+		}
+		pkg, file, ok := strings.Cut(strings.TrimSuffix(rel, ".sig"), "/")
+		if !ok || file == "" {
+			return nil
+		}
+		b, err := io.ReadAll(io.LimitReader(body, maxSignature+1))
+		if err != nil {
+			return err
+		}
+		if len(b) > maxSignature {
+			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: errors.New("signature too large")}
+		}
+		sigs = append(sigs, sourceSig{pkg: pkg, path: file, sig: b})
+		return nil
+	})
+	if err != nil {
+		return nil, inputerr.WithFile(err, tarName)
+	}
+	sort.Slice(sigs, func(i, j int) bool {
+		if sigs[i].pkg != sigs[j].pkg {
+			return sigs[i].pkg < sigs[j].pkg
+		}
+		return sigs[i].path < sigs[j].path
+	})
+	return sigs, nil
+}
+
+// readFiles returns the package name of the .deb at p and the files of it
+// that wanted lists, stopping once it has them all.
+func readFiles(p string, wanted map[string]map[string]bool) (string, map[string][]byte, error) {
+	got := map[string][]byte{}
+	pkg, err := deb.ReadFile(p, func(pk *deb.Package, e *deb.Entry, body io.Reader) error {
+		w := wanted[pk.Name]
+		if w == nil {
+			return deb.ErrStop
+		}
+		if !w[e.Path] || (e.Type != '0' && e.Type != '\x00') {
+			return nil
+		}
+		b, err := io.ReadAll(io.LimitReader(body, maxListedFile))
+		if err != nil {
+			return err
+		}
+		got[e.Path] = b
+		if len(got) == len(w) {
+			return deb.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, inputerr.WithFile(err, filepath.Base(p))
+	}
+	return pkg.Name, got, nil
+}
+
+// hashAll records the SHA-256 of every regular file of the .deb at p.
+func hashAll(p string, into map[[32]byte]string) error {
+	name := filepath.Base(p)
+	_, err := deb.ReadFile(p, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+		if e.Type != '0' && e.Type != '\x00' {
+			return nil
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, body); err != nil {
+			return err
+		}
+		var sum [32]byte
+		h.Sum(sum[:0])
+		if _, seen := into[sum]; !seen {
+			into[sum] = name + ":/" + e.Path
+		}
+		return nil
+	})
+	return inputerr.WithFile(err, name)
+}
