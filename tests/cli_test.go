@@ -1,0 +1,99 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mksigned/mksigned/internal/testutil"
+)
+
+// TestDryRun prints the plan without a key and writes nothing.
+func TestDryRun(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	got := mustMksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, shimTemplate),
+		"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--output", out)
+	for _, want := range []string{
+		"template shim-helpers-amd64-signed-template: source shim-helpers-amd64-signed version 1+16.1+2~deb12u1, 2 file(s) to sign",
+		"sign efi          shim-unsigned usr/lib/shim/fbx64.efi (",
+		"-> debian/signatures/shim-unsigned/usr/lib/shim/mmx64.efi.sig",
+		"would write " + filepath.Join(out, "shim-helpers-amd64-signed_1+16.1+2~deb12u1.dsc"),
+		"would write " + filepath.Join(out, "shim-helpers-amd64-signed_1+16.1+2~deb12u1.tar.xz"),
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan lacks %q:\n%s", want, got)
+		}
+	}
+	notExist(t, out)
+	// A dry run still checks: a version mismatch fails it.
+	r := mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, shimTemplate),
+		"--unsigned", testutil.DebianFixture(t, fwupdUnsigned))
+	if r.code != 1 {
+		t.Errorf("dry run with the wrong package: exit %d, want 1", r.code)
+	}
+}
+
+// TestUsage checks exit codes and help.
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string // in stdout (code 0) or stderr
+	}{
+		{nil, 2, "Commands:"},
+		{[]string{"help"}, 0, "generate"},
+		{[]string{"--version"}, 0, "mksigned "},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"generate", "-h"}, 0, "--template"},
+		{[]string{"verify", "-h"}, 0, "--dsc"},
+		{[]string{"attach", "-h"}, 0, "--signature"},
+		{[]string{"detach", "-h"}, 0, "--type"},
+		{[]string{"help", "verify"}, 0, "--signed"},
+		{[]string{"generate", "--template", "x"}, 2, "--unsigned"},
+		{[]string{"generate", "--template", "x", "--unsigned", "y", "--output", "o"}, 2, "--key and --cert are required"},
+		{[]string{"generate", "--template", "x", "--unsigned", "y", "--output", "o", "--key", "k", "--cert", "c", "--signatures", "s"}, 2, "exclude each other"},
+		{[]string{"generate", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"attach", "--type", "zip", "--signature", "s", "--output", "o", "f"}, 2, `unknown --type "zip"`},
+		{[]string{"verify", "--unsigned", "x"}, 2, "--dsc is required"},
+		{[]string{"generate", "--template", "/nonexistent", "--unsigned", "y", "--dry-run"}, 1, "/nonexistent"},
+	} {
+		r := mksigned(t, "", nil, c.args...)
+		text := r.stderr
+		if c.code == 0 {
+			text = r.stdout
+		}
+		if r.code != c.code || !strings.Contains(text, c.out) {
+			t.Errorf("mksigned %q: exit %d, stdout %q, stderr %q; want exit %d with %q", c.args, r.code, r.stdout, r.stderr, c.code, c.out)
+		}
+	}
+}
+
+// TestReadmeExample runs the README's first command from the repository
+// root, so that it stays true.
+func TestReadmeExample(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmd = "go run ./cmd/mksigned generate"
+	i := strings.Index(string(readme), cmd)
+	if i < 0 {
+		t.Fatalf("README.md has no %q command", cmd)
+	}
+	line := string(readme[i:])
+	line = line[:strings.Index(line, "\n")]
+	args := strings.Fields(strings.TrimPrefix(line, "go run ./cmd/mksigned "))
+	out := t.TempDir()
+	for i, a := range args {
+		if a == "--output" {
+			args[i+1] = filepath.Join(out, "out")
+		}
+	}
+	got := mustMksigned(t, root, nil, args...)
+	if !strings.Contains(got, "fwupd-amd64-signed_1.4+1.dsc") {
+		t.Errorf("README command printed:\n%s", got)
+	}
+}

@@ -1,0 +1,106 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/mksigned/mksigned/internal/testutil"
+	"github.com/mksigned/mksigned/sign/pkcs7"
+)
+
+// checksumLines matches the .dsc lines that depend on the compressed
+// tarball's bytes (dpkg-source uses xz -6 -T0, we use a pure-Go xz).
+var checksumLines = regexp.MustCompile(`(?m)^ [0-9a-f]{32,64} \d+ .*\n`)
+
+// TestMatchesDpkgSource rebuilds what generate wrote with dpkg-source -b
+// itself, at the same SOURCE_DATE_EPOCH, and requires the same
+// uncompressed tar and the same .dsc but for the checksum lines.
+func TestMatchesDpkgSource(t *testing.T) {
+	dpkgSource := testutil.RequireTool(t, "dpkg-source")
+	testutil.RequireTool(t, "xz")
+	key, cert := newKey(t, "2048")
+	for _, c := range []struct {
+		name, sde string
+	}{{"changelog date", ""}, {"SOURCE_DATE_EPOCH", "1700000000"}} {
+		t.Run(c.name, func(t *testing.T) {
+			var env []string
+			if c.sde != "" {
+				env = []string{"SOURCE_DATE_EPOCH=" + c.sde}
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			mustMksigned(t, "", env, "generate", "--template", testutil.DebianFixture(t, shimTemplate),
+				"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert, "--output", out)
+			ourDsc := onlyFile(t, out, ".dsc")
+			ourTar := xzcat(t, onlyFile(t, out, ".tar.xz"))
+
+			// dpkg-source -x keeps the mtimes we wrote; -b of the same tree,
+			// in a directory named after the source, must give our tar.
+			work := t.TempDir()
+			src := filepath.Join(work, "shim-helpers-amd64-signed")
+			testutil.Run(t, "", dpkgSource, "-x", ourDsc, src)
+			cmd := exec.Command(dpkgSource, "-b", "shim-helpers-amd64-signed")
+			cmd.Dir = work
+			cmd.Env = append(os.Environ(), env...)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("dpkg-source -b: %v\n%s", err, b)
+			}
+			theirTar := xzcat(t, onlyFile(t, work, ".tar.xz"))
+			if !bytes.Equal(ourTar, theirTar) {
+				t.Errorf("uncompressed tar differs from dpkg-source -b's (%d vs %d bytes)", len(ourTar), len(theirTar))
+			}
+			ours, _ := os.ReadFile(ourDsc)
+			theirs, _ := os.ReadFile(onlyFile(t, work, ".dsc"))
+			if a, b := checksumLines.ReplaceAllString(string(ours), ""), checksumLines.ReplaceAllString(string(theirs), ""); a != b {
+				t.Errorf(".dsc differs from dpkg-source's beyond checksums:\nours:\n%s\ntheirs:\n%s", a, b)
+			}
+		})
+	}
+}
+
+func xzcat(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := exec.Command("xz", "-dc", path).Output()
+	if err != nil {
+		t.Fatalf("xz -dc %s: %v", path, err)
+	}
+	return b
+}
+
+// TestSigningTime checks the EFI signature's signingTime: the changelog's
+// top date by default, SOURCE_DATE_EPOCH when set; never the clock.
+func TestSigningTime(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	for _, c := range []struct {
+		sde  string
+		want int64
+	}{
+		{"", 1775232695}, // Fri, 03 Apr 2026 17:11:35 +0100, shim-helpers' changelog
+		{"1600000000", 1600000000},
+	} {
+		var env []string
+		if c.sde != "" {
+			env = []string{"SOURCE_DATE_EPOCH=" + c.sde}
+		}
+		out := filepath.Join(t.TempDir(), "out")
+		mustMksigned(t, "", env, "generate", "--template", testutil.DebianFixture(t, shimTemplate),
+			"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert, "--output", out)
+		x := filepath.Join(t.TempDir(), "x")
+		testutil.Run(t, "", "dpkg-source", "-x", onlyFile(t, out, ".dsc"), x)
+		der, err := os.ReadFile(filepath.Join(x, "debian/signatures/shim-unsigned/usr/lib/shim/fbx64.efi.sig"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd, err := pkcs7.Parse(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := sd.Signers[0].SigningTime
+		if st == nil || st.Unix() != c.want {
+			t.Errorf("SOURCE_DATE_EPOCH=%q: signingTime %v, want %d", c.sde, st, c.want)
+		}
+	}
+}
