@@ -301,7 +301,9 @@ func TestStopEarly(t *testing.T) {
 		}
 		// fbx64.efi is 117 KB of the 2 MB tar: the reader must not have
 		// read even half of the 457 KB file.
-		if cr.n > int64(len(data))/2 {
+		// The xz program reads ahead through its pipe, a few hundred KB:
+		// TestExternalXZ checks it stops early on a large stream.
+		if cr.n > int64(len(data))/2 && !useExternalXZ(int64(len(data))) {
 			t.Errorf("stop at %s: read %d of %d bytes, want less than half", stopAt, cr.n, len(data))
 		}
 		t.Logf("stop at %s: read %d of %d bytes", stopAt, cr.n, len(data))

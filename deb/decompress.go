@@ -105,6 +105,9 @@ func newGzip(r io.Reader) (io.ReadCloser, error) {
 }
 
 func newXZ(r io.Reader) (io.ReadCloser, error) {
+	if useExternalXZ(sizeOf(r)) {
+		return newExternalXZ(r)
+	}
 	zr, err := xz.NewReader(r, xzMaxDict)
 	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -113,6 +116,17 @@ func newXZ(r io.Reader) (io.ReadCloser, error) {
 		return nil, err // xi2/xz errors already start with "xz: "
 	}
 	return prefixErrors{zr, "", nil}, nil
+}
+
+// sizeOf returns the number of bytes r holds, or -1 when unknown.
+func sizeOf(r io.Reader) int64 {
+	switch r := r.(type) {
+	case *member:
+		return r.left
+	case interface{ Len() int }:
+		return int64(r.Len())
+	}
+	return -1
 }
 
 func newZstd(r io.Reader) (io.ReadCloser, error) {

@@ -1,0 +1,121 @@
+package deb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+)
+
+// EnvDecompress names the environment variable that picks the xz decoder:
+// "go" forces the pure-Go one, "external" the xz program; unset, the xz
+// program decodes members of at least externalMinSize bytes when it is in
+// PATH. The program is about twice as fast single-threaded, and with -T0
+// decodes dpkg's multi-block members on every core (FORMATS.md §6; here
+// 1.7 s against 3.3 s single-threaded for a 70 MB kernel package). For small
+// members the process start and the pipe's read-ahead cost more than they
+// save, and the pure-Go decoder stops reading exactly when asked.
+const EnvDecompress = "MKSIGNED_DECOMPRESS"
+
+// externalMinSize is the smallest compressed member the xz program decodes
+// by default.
+const externalMinSize = 4 << 20
+
+var xzPath = sync.OnceValue(func() string {
+	p, err := exec.LookPath("xz")
+	if err != nil {
+		return ""
+	}
+	return p
+})
+
+// useExternalXZ says whether to decode an xz stream of size bytes (-1 when
+// unknown) with the xz program.
+func useExternalXZ(size int64) bool {
+	switch os.Getenv(EnvDecompress) {
+	case "go":
+		return false
+	case "external":
+		return xzPath() != ""
+	}
+	return xzPath() != "" && (size < 0 || size >= externalMinSize)
+}
+
+// externalXZ decodes r with "xz -dc -T0" in a subprocess. Read errors carry
+// xz's own message; Close stops the process if it still runs.
+type externalXZ struct {
+	cmd    *exec.Cmd
+	stdout io.ReadCloser
+	stderr bytes.Buffer
+	done   bool
+	err    error
+}
+
+func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
+	x := &externalXZ{cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=0", "--no-warn")}
+	x.cmd.Stdin = r
+	x.cmd.Stderr = &x.stderr
+	out, err := x.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	x.stdout = out
+	if err := x.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("xz: starting %s: %w", xzPath(), err)
+	}
+	return x, nil
+}
+
+func (x *externalXZ) Read(p []byte) (int, error) {
+	if x.done {
+		return 0, x.finalErr()
+	}
+	n, err := x.stdout.Read(p)
+	if err == io.EOF {
+		x.done = true
+		x.err = x.cmd.Wait()
+		if fe := x.finalErr(); fe != io.EOF {
+			return n, fe
+		}
+	}
+	return n, err
+}
+
+// finalErr is io.EOF after a clean exit, else xz's complaint.
+func (x *externalXZ) finalErr() error {
+	if x.err == nil {
+		return io.EOF
+	}
+	// xz says "/usr/bin/xz: (stdin): Compressed data is corrupt".
+	msg := strings.TrimSpace(x.stderr.String())
+	if _, after, ok := strings.Cut(msg, "(stdin): "); ok {
+		msg = after
+	}
+	switch msg {
+	case "":
+		return fmt.Errorf("xz: %w", x.err)
+	case "Unexpected end of input":
+		return fmt.Errorf("xz: data is truncated: %w", io.ErrUnexpectedEOF)
+	case "Compressed data is corrupt":
+		return errors.New("xz: data is corrupt")
+	case "File format not recognized":
+		return errors.New("xz: data is corrupt: not an xz stream")
+	}
+	return errors.New("xz: " + msg)
+}
+
+func (x *externalXZ) Close() error {
+	if !x.done {
+		x.done = true
+		_ = x.cmd.Process.Kill()
+		x.err = x.cmd.Wait()
+		if x.err == nil {
+			x.err = errors.New("closed")
+		}
+	}
+	return nil
+}
