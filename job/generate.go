@@ -4,6 +4,8 @@
 package job
 
 import (
+	"archive/tar"
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -12,8 +14,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"pault.ag/go/debian/version"
@@ -27,7 +32,7 @@ import (
 
 // maxListedFile bounds one file to sign: the largest real ones are kernel
 // images of about 10 MB.
-const maxListedFile = 1 << 30
+const maxListedFile = 512 << 20
 
 // maxSignature bounds a detached signature read from --signatures; real
 // ones are 400 bytes to a few kilobytes.
@@ -50,6 +55,18 @@ type GenerateOptions struct {
 	// SourceDateEpoch is $SOURCE_DATE_EPOCH; empty means the changelog's
 	// top date.
 	SourceDateEpoch string
+	// Jobs is how many files are signed at once; 0 means one per CPU. The
+	// output does not depend on it.
+	Jobs int
+	// Progress, when set, is called from several goroutines as work
+	// advances.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running Generate.
+type Progress struct {
+	Files, TotalFiles int   // files signed (or checked), of all listed
+	BytesRead         int64 // bytes of .deb files read so far
 }
 
 // Item is one file to sign.
@@ -58,7 +75,6 @@ type Item struct {
 	Deb     string // the .deb it came from
 	File    template.File
 	Size    int64
-	Data    []byte
 	Sig     []byte
 }
 
@@ -74,19 +90,27 @@ type Result struct {
 	Written  []string
 }
 
-// Generate makes the -signed source package.
+// Generate makes the -signed source package, or with DryRun checks
+// everything that can be checked without a key: the template, that every
+// package is given and satisfies the template's Build-Depends, and that
+// every listed file is present, a regular file and of the kind its sig_type
+// needs.
+//
+// Each .deb is read once, as a stream, and reading stops as soon as every
+// listed file of it has been seen. A listed file is held only until it is
+// signed: at most one per worker and one per reader are in memory at once.
 func Generate(opts GenerateOptions) (*Result, error) {
-	r, err := Plan(opts)
-	if err != nil || opts.DryRun {
-		return r, err
+	r, debs, err := prepare(opts)
+	if err != nil {
+		return nil, err
 	}
-	for _, it := range r.Items {
-		if err := obtainSignature(opts, r, it); err != nil {
-			return nil, err
-		}
+	if err := r.run(opts, debs); err != nil {
+		return nil, err
 	}
-	tree := r.tree()
-	written, err := pkggen.Write(opts.Output, tree, pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch})
+	if opts.DryRun {
+		return r, nil
+	}
+	written, err := pkggen.Write(opts.Output, r.tree(), pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch})
 	if err != nil {
 		return nil, err
 	}
@@ -94,158 +118,309 @@ func Generate(opts GenerateOptions) (*Result, error) {
 	return r, nil
 }
 
-// Plan checks everything that can be checked without a key: the template,
-// that every package is given and satisfies the template's Build-Depends,
-// and that every listed file is present, a regular file and of the kind its
-// sig_type needs. It reads each package once and writes nothing.
-func Plan(opts GenerateOptions) (*Result, error) {
+// unsignedDeb is one --unsigned package, matched with what files.json asks
+// of it.
+type unsignedDeb struct {
+	path  string
+	pkg   *deb.Package
+	spec  *template.Package
+	items map[string]*Item // by path inside the package
+}
+
+// prepare loads the template and reads the control data of every unsigned
+// package (a few kilobytes at the start of each), so that missing, extra
+// and mismatched packages are reported before any file is read or signed.
+func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	t, err := template.Load(opts.Template)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The tarball's mtimes and the signing time are one and the same epoch,
 	// worked out as dpkg-source does.
 	src, err := pkggen.ReadSource(sourceTree(t))
 	if err != nil {
-		return nil, inputerr.WithFile(err, t.Name+"/source-template")
+		return nil, nil, inputerr.WithFile(err, t.Name+"/source-template")
 	}
 	epoch, err := pkggen.Epoch(src, opts.SourceDateEpoch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r := &Result{
 		Template: t,
 		Epoch:    epoch,
-		DSC:      t.SourceName + "_" + withoutEpoch(t.Version) + ".dsc",
-		Tar:      t.SourceName + "_" + withoutEpoch(t.Version) + ".tar.xz",
+		DSC:      src.BaseName() + ".dsc",
+		Tar:      src.BaseName() + ".tar.xz",
 	}
 	wanted := map[string]*template.Package{}
 	for i := range t.Manifest.Packages {
 		wanted[t.Manifest.Packages[i].Name] = &t.Manifest.Packages[i]
 	}
-	found := map[string][]*Item{}
-	given := map[string]string{}
+	byPkg := map[string]*unsignedDeb{}
+	var debs []*unsignedDeb
 	for _, path := range opts.Unsigned {
-		items, pkg, err := readUnsigned(path, wanted, t)
+		name := filepath.Base(path)
+		pkg, err := deb.ReadFile(path, func(*deb.Package, *deb.Entry, io.Reader) error { return deb.ErrStop })
 		if err != nil {
-			return nil, err
+			return nil, nil, inputerr.WithFile(err, name)
 		}
-		if prev, dup := given[pkg]; dup {
-			return nil, fmt.Errorf("%s and %s are both package %s: pass each package once", filepath.Base(prev), filepath.Base(path), pkg)
+		spec := wanted[pkg.Name]
+		if spec == nil {
+			return nil, nil, fmt.Errorf("%s: package %s is not named in the template's files.json", name, pkg.Name)
 		}
-		given[pkg] = path
-		found[pkg] = items
+		if prev, dup := byPkg[pkg.Name]; dup {
+			return nil, nil, fmt.Errorf("%s and %s are both package %s: pass each package once", filepath.Base(prev.path), name, pkg.Name)
+		}
+		v, err := version.Parse(pkg.Version)
+		if err != nil {
+			return nil, nil, &inputerr.Error{File: name, Member: "control", Field: "Version", Offset: inputerr.NoOffset, Err: err}
+		}
+		if err := t.CheckVersion(pkg.Name, v, pkg.Architecture); err != nil {
+			return nil, nil, inputerr.WithFile(err, name)
+		}
+		d := &unsignedDeb{path: path, pkg: pkg, spec: spec, items: map[string]*Item{}}
+		for _, f := range spec.Files {
+			d.items[f.Path] = &Item{Package: pkg.Name, Deb: path, File: f, Size: -1}
+		}
+		byPkg[pkg.Name] = d
+		debs = append(debs, d)
 	}
 	for _, p := range t.Manifest.Packages {
-		items, ok := found[p.Name]
+		d, ok := byPkg[p.Name]
 		if !ok {
-			return nil, fmt.Errorf("template %s signs files of package %s, but no --unsigned .deb is package %s", t.Name, p.Name, p.Name)
+			return nil, nil, fmt.Errorf("template %s signs files of package %s, but no --unsigned .deb is package %s", t.Name, p.Name, p.Name)
 		}
-		r.Items = append(r.Items, items...)
+		for _, f := range p.Files {
+			r.Items = append(r.Items, d.items[f.Path])
+		}
 	}
-	return r, nil
+	return r, debs, nil
 }
 
-// readUnsigned reads one unsigned .deb as a stream, keeps the files the
-// manifest lists for it, and stops as soon as it has them all.
-func readUnsigned(debPath string, wanted map[string]*template.Package, t *template.Template) ([]*Item, string, error) {
-	name := filepath.Base(debPath)
-	var spec *template.Package
-	var pkgName string
-	byPath := map[string]*Item{}
-	pkg, err := deb.ReadFile(debPath, func(p *deb.Package, e *deb.Entry, body io.Reader) error {
-		if spec == nil {
-			pkgName = p.Name
-			spec = wanted[p.Name]
-			if spec == nil {
-				return errNotListed
-			}
-			for _, f := range spec.Files {
-				byPath[f.Path] = nil
-			}
+// task is one listed file on its way to a worker.
+type task struct {
+	it   *Item
+	data []byte
+}
+
+// run reads every package, handing each listed file to a pool of workers
+// that check it and sign it (or check its given signature). The first
+// error stops everything; which error that is can depend on timing when
+// several inputs are bad.
+func (r *Result) run(opts GenerateOptions, debs []*unsignedDeb) error {
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     int
+		read     atomic.Int64
+		failed   atomic.Bool
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		it, listed := byPath[e.Path]
+		mu.Unlock()
+		failed.Store(true)
+	}
+	report := func() {
+		if opts.Progress == nil {
+			return
+		}
+		mu.Lock()
+		p := Progress{Files: done, TotalFiles: len(r.Items), BytesRead: read.Load()}
+		mu.Unlock()
+		opts.Progress(p)
+	}
+
+	tasks := make(chan task)
+	var workers sync.WaitGroup
+	for range jobs {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for t := range tasks {
+				if failed.Load() {
+					continue
+				}
+				if err := r.process(opts, t); err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				done++
+				mu.Unlock()
+				report()
+			}
+		}()
+	}
+
+	// Readers run side by side, as many as there are workers: with xz
+	// input, decoding is most of the work.
+	sem := make(chan struct{}, min(jobs, len(debs)))
+	var readers sync.WaitGroup
+	for _, d := range debs {
+		readers.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer readers.Done()
+			defer func() { <-sem }()
+			if failed.Load() {
+				return
+			}
+			if err := d.stream(tasks, &read, failed.Load, report); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	readers.Wait()
+	close(tasks)
+	workers.Wait()
+	return firstErr
+}
+
+// process checks one listed file and obtains its signature; it keeps only
+// the signature.
+func (r *Result) process(opts GenerateOptions, t task) error {
+	f := formats[t.it.File.SigType]
+	if err := f.check(t.data); err != nil {
+		return &inputerr.Error{File: filepath.Base(t.it.Deb), Member: "data.tar", Path: t.it.File.Path, Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("sig_type %s: %w", t.it.File.SigType, err)}
+	}
+	if opts.DryRun {
+		return nil
+	}
+	return obtainSignature(opts, r, t.it, t.data)
+}
+
+// stream reads the package once, sending each listed file to tasks, and
+// stops as soon as it has sent them all or stop says so.
+func (d *unsignedDeb) stream(tasks chan<- task, read *atomic.Int64, stop func() bool, report func()) error {
+	name := filepath.Base(d.path)
+	f, err := os.Open(d.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	src, err := newCountingFile(f, read, report)
+	if err != nil {
+		return err
+	}
+	left := len(d.items)
+	seen := map[string]bool{}
+	_, err = deb.Read(src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+		if stop() {
+			return errStopped
+		}
+		it, listed := d.items[e.Path]
 		if !listed {
 			return nil
 		}
-		if it != nil {
+		if seen[e.Path] {
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: errors.New("appears twice in data.tar")}
 		}
-		var f template.File
-		for _, sf := range spec.Files {
-			if sf.Path == e.Path {
-				f = sf
-			}
-		}
-		if e.Type != '0' && e.Type != '\x00' {
-			what := fmt.Sprintf("not a regular file (tar type %q)", e.Type)
-			switch e.Type {
-			case '2':
-				what = "a symbolic link to " + strconv.Quote(e.Linkname)
-			case '1':
-				what = "a hard link to " + strconv.Quote(e.Linkname)
-			case '5':
-				what = "a directory"
-			}
+		seen[e.Path] = true
+		if e.Type != tar.TypeReg {
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
-				Err: fmt.Errorf("listed in files.json for signing, but is %s", what)}
+				Err: fmt.Errorf("listed in files.json for signing, but is %s", describeType(e))}
 		}
 		if e.Size > maxListedFile {
-			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: fmt.Errorf("%d bytes is too large to sign", e.Size)}
+			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("is %d bytes, more than the %d a file to sign may have", e.Size, maxListedFile)}
 		}
-		data, err := io.ReadAll(body)
+		data, err := readBody(body, e.Size)
 		if err != nil {
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
 		}
-		if err := formats[f.SigType].check(data); err != nil {
-			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: fmt.Errorf("sig_type %s: %w", f.SigType, err)}
+		it.Size = e.Size
+		tasks <- task{it: it, data: data}
+		if left--; left == 0 {
+			return deb.ErrStop
 		}
-		byPath[e.Path] = &Item{Package: p.Name, Deb: debPath, File: f, Size: e.Size, Data: data}
-		for _, it := range byPath {
-			if it == nil {
-				return nil
-			}
-		}
-		return deb.ErrStop
+		return nil
 	})
-	if errors.Is(err, errNotListed) {
-		return nil, "", fmt.Errorf("%s: package %s is not named in the template's files.json", name, pkgName)
+	if errors.Is(err, errStopped) {
+		return nil
 	}
 	if err != nil {
-		return nil, "", inputerr.WithFile(err, name)
+		return inputerr.WithFile(err, name)
 	}
-	if spec == nil {
-		if spec = wanted[pkg.Name]; spec == nil {
-			return nil, "", fmt.Errorf("%s: package %s is not named in the template's files.json", name, pkg.Name)
-		}
-	}
-	v, err := version.Parse(pkg.Version)
-	if err != nil {
-		return nil, "", &inputerr.Error{File: name, Member: "control", Field: "Version", Offset: inputerr.NoOffset, Err: err}
-	}
-	if err := t.CheckVersion(pkg.Name, v, pkg.Architecture); err != nil {
-		return nil, "", inputerr.WithFile(err, name)
-	}
-	var items []*Item
-	for _, f := range spec.Files {
-		it := byPath[f.Path]
-		if it == nil {
-			return nil, "", &inputerr.Error{File: name, Member: "data.tar", Path: f.Path, Offset: inputerr.NoOffset,
+	for _, f := range d.spec.Files {
+		if !seen[f.Path] {
+			return &inputerr.Error{File: name, Member: "data.tar", Path: f.Path, Offset: inputerr.NoOffset,
 				Err: errors.New("listed in files.json but not in the package")}
 		}
-		items = append(items, it)
 	}
-	return items, pkg.Name, nil
+	return nil
 }
 
-var errNotListed = errors.New("package not listed")
+// readBody reads a tar entry's body of the given size. It allocates as the
+// bytes arrive beyond the first 64 MiB, so a header claiming a huge size on
+// a short stream fails without taking the memory it claims.
+func readBody(body io.Reader, size int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<20)))
+	n, err := io.Copy(buf, io.LimitReader(body, size))
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	return buf.Bytes(), err
+}
+
+// errStopped ends a reader because another part of the run failed.
+var errStopped = errors.New("stopped")
+
+func describeType(e *deb.Entry) string {
+	switch e.Type {
+	case tar.TypeSymlink:
+		return "a symbolic link to " + strconv.Quote(e.Linkname)
+	case tar.TypeLink:
+		return "a hard link to " + strconv.Quote(e.Linkname)
+	case tar.TypeDir:
+		return "a directory"
+	}
+	return fmt.Sprintf("not a regular file (tar type %q)", e.Type)
+}
+
+// countingFile counts the bytes read from a .deb for progress reports. Its
+// Len lets deb.Read check member sizes against the file's.
+type countingFile struct {
+	f      *os.File
+	left   int64
+	read   *atomic.Int64
+	report func()
+	since  int64
+}
+
+func newCountingFile(f *os.File, read *atomic.Int64, report func()) (*countingFile, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return &countingFile{f: f, left: fi.Size(), read: read, report: report}, nil
+}
+
+func (c *countingFile) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.left -= int64(n)
+	c.read.Add(int64(n))
+	if c.since += int64(n); c.since >= 1<<20 {
+		c.since = 0
+		c.report()
+	}
+	return n, err
+}
+
+func (c *countingFile) Len() int { return int(max(c.left, 0)) }
 
 // obtainSignature signs it, or reads its signature from opts.Signatures and
 // checks it against the file.
-func obtainSignature(opts GenerateOptions, r *Result, it *Item) error {
+func obtainSignature(opts GenerateOptions, r *Result, it *Item, data []byte) error {
 	f := formats[it.File.SigType]
 	if opts.Signatures == "" {
-		d, err := f.digest(it.Data)
+		d, err := f.digest(data)
 		if err != nil {
 			return err
 		}
@@ -264,7 +439,7 @@ func obtainSignature(opts GenerateOptions, r *Result, it *Item) error {
 	if it.File.SigType == template.LinuxModule && opts.Cert == nil {
 		return fmt.Errorf("%s: linux-module signatures carry no certificate: pass --cert to check them against the files", filepath.Join(opts.Signatures, rel))
 	}
-	if err := f.verify(it.Data, sig, opts.Cert); err != nil {
+	if err := f.verify(data, sig, opts.Cert); err != nil {
 		return fmt.Errorf("%s does not match %s %s: %w", filepath.Join(opts.Signatures, rel), it.Package, it.File.Path, err)
 	}
 	it.Sig = sig
@@ -306,11 +481,6 @@ func (r *Result) tree() []pkggen.Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-func withoutEpoch(v version.Version) string {
-	v.Epoch = 0
-	return v.String()
 }
 
 // sourceTree is the template's source-template as pkggen entries.

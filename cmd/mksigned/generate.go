@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -31,6 +33,10 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check everything that needs no key, print the plan, write nothing")
+	fs.IntVar(&o.Jobs, "jobs", runtime.NumCPU(), "sign `N` files at once (the output does not depend on it)")
+	var quiet, asJSON bool
+	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
+	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -51,6 +57,10 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
 	case keyPath != "" && certPath == "":
 		return usagef("--key needs --cert")
+	case o.Jobs < 1:
+		return usagef("--jobs must be at least 1")
+	case quiet && asJSON:
+		return usagef("--quiet and --json exclude each other")
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	if !o.DryRun {
@@ -66,18 +76,69 @@ template changelog's top date: the same inputs give the same bytes.
 			}
 		}
 	}
+	if !quiet && !asJSON {
+		if bar := newProgressBar(stderr); bar != nil {
+			o.Progress = bar.update
+			defer bar.finish()
+		}
+	}
 	r, err := job.Generate(o)
 	if err != nil {
 		return err
 	}
-	if o.DryRun {
+	switch {
+	case asJSON:
+		return printJSON(stdout, r, o)
+	case quiet:
+	case o.DryRun:
 		printPlan(stdout, r, o.Output)
-		return nil
-	}
-	for _, w := range r.Written {
-		fmt.Fprintf(stdout, "wrote %s\n", w)
+	default:
+		for _, w := range r.Written {
+			fmt.Fprintf(stdout, "wrote %s\n", w)
+		}
 	}
 	return nil
+}
+
+// jsonResult is what --json prints: for pipelines, the same facts as the
+// text output.
+type jsonResult struct {
+	DryRun   bool       `json:"dry_run"`
+	Template string     `json:"template"`
+	Source   string     `json:"source"`
+	Version  string     `json:"version"`
+	Epoch    int64      `json:"epoch"`
+	Files    []jsonFile `json:"files"`
+	DSC      string     `json:"dsc"`
+	Tar      string     `json:"tar"`
+	Written  []string   `json:"written"`
+}
+
+type jsonFile struct {
+	Package   string `json:"package"`
+	File      string `json:"file"`
+	SigType   string `json:"sig_type"`
+	Size      int64  `json:"size"`
+	Deb       string `json:"deb"`
+	Signature string `json:"signature"`
+}
+
+func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
+	out := jsonResult{
+		DryRun: o.DryRun, Template: r.Template.Name, Source: r.Template.SourceName,
+		Version: r.Template.Version.String(), Epoch: r.Epoch.Unix(),
+		DSC: filepath.Join(o.Output, r.DSC), Tar: filepath.Join(o.Output, r.Tar),
+		Files: []jsonFile{}, Written: r.Written,
+	}
+	if out.Written == nil {
+		out.Written = []string{}
+	}
+	for _, it := range r.Items {
+		out.Files = append(out.Files, jsonFile{it.Package, it.File.Path, string(it.File.SigType), it.Size, filepath.Base(it.Deb), it.SigPath()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func printPlan(w io.Writer, r *job.Result, out string) {

@@ -1,0 +1,149 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mksigned/mksigned/internal/testutil"
+)
+
+// manyModules builds a package of n distinct modules (Debian's dummy.ko
+// without its signature, each with a different trailing byte) and a
+// template that signs them all.
+func manyModules(t *testing.T, n int) (deb, tmpl string) {
+	t.Helper()
+	deb, tmpl, module := moduleFixture(t, "xz")
+	root := filepath.Join(t.TempDir(), "pkg")
+	testutil.Run(t, "", "dpkg-deb", "-R", deb, root)
+	var files []string
+	for i := range n {
+		rel := fmt.Sprintf("lib/modules/6.1.0-57-amd64/extra/m%03d.ko", i)
+		writeFile(t, filepath.Join(root, rel), append(bytes.Clone(module), byte(i)), 0o644)
+		files = append(files, `{"sig_type": "linux-module", "file": "`+rel+`"}`)
+	}
+	deb = filepath.Join(t.TempDir(), "example-modules-unsigned_1.0-1_amd64.deb")
+	testutil.Run(t, "", "dpkg-deb", "--root-owner-group", "-b", root, deb)
+	writeFile(t, filepath.Join(tmpl, "files.json"), []byte(`{"packages": {"example-modules-unsigned": {"trusted_certs": [],
+  "files": [`+strings.Join(files, ",\n")+`]}}}`), 0o644)
+	return deb, tmpl
+}
+
+// TestJobsDoNotChangeOutput signs many modules with one worker and with
+// several: the bytes must be the same.
+func TestJobsDoNotChangeOutput(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	deb, tmpl := manyModules(t, 64)
+	var outs [][]byte
+	for _, jobs := range []string{"1", "2", "7"} {
+		out := filepath.Join(t.TempDir(), "out")
+		mustMksigned(t, "", nil, "generate", "--jobs", jobs, "--template", tmpl, "--unsigned", deb,
+			"--key", key, "--cert", cert, "--output", out)
+		d, err := os.ReadFile(onlyFile(t, out, ".dsc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := os.ReadFile(onlyFile(t, out, ".tar.xz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, append(d, x...))
+	}
+	for i := 1; i < len(outs); i++ {
+		if !bytes.Equal(outs[0], outs[i]) {
+			t.Errorf("output with --jobs %d differs from --jobs 1", []int{1, 2, 7}[i])
+		}
+	}
+	// And every one of the 64 signatures verifies.
+	out := filepath.Join(t.TempDir(), "out")
+	mustMksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", deb, "--key", key, "--cert", cert, "--output", out)
+	v := mustMksigned(t, "", nil, "verify", "--dsc", onlyFile(t, out, ".dsc"), "--unsigned", deb, "--cert", cert)
+	if got := countPrefix(v, "OK "); got != 64 {
+		t.Errorf("verify: %d OK lines, want 64", got)
+	}
+}
+
+// TestQuietAndJSON checks the output modes for pipelines: --quiet prints
+// nothing, --json one object, and neither shows progress when stderr is
+// not a terminal.
+func TestQuietAndJSON(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	base := []string{"generate", "--template", testutil.DebianFixture(t, shimTemplate),
+		"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert}
+
+	out := filepath.Join(t.TempDir(), "out")
+	r := mksigned(t, "", nil, append(base, "--quiet", "--output", out)...)
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--quiet: exit %d, stdout %q, stderr %q; want 0 and nothing printed", r.code, r.stdout, r.stderr)
+	}
+	onlyFile(t, out, ".dsc")
+
+	out = filepath.Join(t.TempDir(), "out")
+	r = mksigned(t, "", nil, append(base, "--json", "--output", out)...)
+	var got struct {
+		DryRun  bool     `json:"dry_run"`
+		Source  string   `json:"source"`
+		Written []string `json:"written"`
+		Files   []struct {
+			Package, File, Signature string
+			SigType                  string `json:"sig_type"`
+			Size                     int64
+		} `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || r.stderr != "" {
+		t.Fatalf("--json: exit %d, %v, stdout %q, stderr %q", r.code, err, r.stdout, r.stderr)
+	}
+	if got.Source != "shim-helpers-amd64-signed" || len(got.Written) != 2 || len(got.Files) != 2 ||
+		got.Files[0].File != "usr/lib/shim/fbx64.efi" || got.Files[0].SigType != "efi" || got.Files[0].Size <= 0 ||
+		got.Files[0].Signature != "debian/signatures/shim-unsigned/usr/lib/shim/fbx64.efi.sig" {
+		t.Errorf("--json gave %+v", got)
+	}
+	for _, w := range got.Written {
+		if _, err := os.Stat(w); err != nil {
+			t.Errorf("--json lists %s as written: %v", w, err)
+		}
+	}
+
+	r = mksigned(t, "", nil, "generate", "--dry-run", "--json", "--template", testutil.DebianFixture(t, shimTemplate),
+		"--unsigned", testutil.DebianFixture(t, shimUnsigned))
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || !got.DryRun || len(got.Written) != 0 || len(got.Files) != 2 {
+		t.Errorf("--dry-run --json: %v, %q", err, r.stdout)
+	}
+}
+
+// TestExternalAndGoDecoders runs generate with the xz program forced and
+// with the pure-Go decoder forced: same output.
+func TestExternalAndGoDecoders(t *testing.T) {
+	testutil.RequireTool(t, "xz")
+	key, cert := newKey(t, "2048")
+	var outs [][]byte
+	for _, mode := range []string{"go", "external"} {
+		out := filepath.Join(t.TempDir(), "out")
+		mustMksigned(t, "", []string{"MKSIGNED_DECOMPRESS=" + mode}, "generate", "--template", testutil.DebianFixture(t, fwupdTemplate),
+			"--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--key", key, "--cert", cert, "--output", out)
+		x, err := os.ReadFile(onlyFile(t, out, ".tar.xz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, x)
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Error("output differs between the pure-Go and the external xz decoder")
+	}
+	// A corrupt package fails the same way with the xz program.
+	bad := corrupt(t, testutil.DebianFixture(t, fwupdUnsigned), func(b []byte) []byte {
+		for i := len(b) / 2; i < len(b)/2+64; i++ {
+			b[i] ^= 0x5a
+		}
+		return b
+	})
+	r := mksigned(t, "", []string{"MKSIGNED_DECOMPRESS=external"}, "generate", "--dry-run",
+		"--template", testutil.DebianFixture(t, fwupdTemplate), "--unsigned", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "data.tar.xz") || !strings.Contains(r.stderr, "xz: data is") {
+		t.Errorf("corrupt package with the xz program: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
