@@ -24,6 +24,9 @@ type Package struct {
 	Name         string // Package field
 	Version      string // Version field, as written (with its epoch: "1:1.4-1")
 	Architecture string // Architecture field
+	// DataMember is the name of the package's data member
+	// ("data.tar.xz"); it is set before the first entry is visited.
+	DataMember string
 	// Source is the source package's name: the Source field without its
 	// optional "(version)", or Name when the field is absent.
 	Source string

@@ -189,6 +189,7 @@ func (d *debReader) read(visit VisitFunc) (*Package, error) {
 	if _, ok := decompressors[suffix]; !ok {
 		return nil, m.errorf("unknown compression suffix %q for %s", suffix, memberData)
 	}
+	pkg.DataMember = m.hdr.Name
 	stopped, err := d.readData(m, suffix, pkg, visit)
 	if err != nil || stopped {
 		return pkg, err
@@ -305,6 +306,13 @@ func (d *debReader) readData(m *member, suffix string, pkg *Package, visit Visit
 		walkVisit = func(e *Entry, body io.Reader) error {
 			err := visit(pkg, e, body)
 			if err != nil && !errors.Is(err, ErrStop) {
+				// A caller's input error about this entry gets the
+				// file and member it came from.
+				if ie, ok := err.(*inputerr.Error); ok && ie.File == "" && ie.Member == "" {
+					c := *ie
+					c.File, c.Member = d.name, m.hdr.Name
+					err = &c
+				}
 				return callerError{err}
 			}
 			return err

@@ -340,7 +340,7 @@ func TestSynthetic(t *testing.T) {
 	)
 	pkg, entries := readAll(t, bytes.NewReader(data), "t.deb")
 	wantPkg := &Package{Name: "hello", Version: "1:1.0-1+b1", Architecture: "amd64",
-		Source: "hello-src", SourceVersion: "1.0-1"}
+		Source: "hello-src", SourceVersion: "1.0-1", DataMember: "data.tar"}
 	if diff := cmp.Diff(wantPkg, pkg, cmpopts.IgnoreFields(Package{}, "Control")); diff != "" {
 		t.Errorf("package (-want +got):\n%s", diff)
 	}

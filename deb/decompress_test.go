@@ -77,6 +77,10 @@ func TestRecompressed(t *testing.T) {
 		if diff := cmp.Diff(first, entries); diff != "" {
 			t.Errorf("-Z%s: entries differ from -Zxz:\n%s", f.z, diff)
 		}
+		if want := "data.tar" + map[string]string{"xz": ".xz", "gzip": ".gz", "zstd": ".zst", "none": ""}[f.z]; pkg.DataMember != want {
+			t.Errorf("-Z%s: DataMember %q, want %q", f.z, pkg.DataMember, want)
+		}
+		pkg.DataMember = firstPkg.DataMember
 		if diff := cmp.Diff(firstPkg, pkg); diff != "" {
 			t.Errorf("-Z%s: control differs from -Zxz:\n%s", f.z, diff)
 		}

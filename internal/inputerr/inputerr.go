@@ -4,6 +4,7 @@
 package inputerr
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -50,13 +51,19 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// WithFile returns err with File set to file. If err already is an *Error
-// with no File, it is copied and filled in; otherwise err is wrapped.
+// WithFile returns err with File set to file. An error that already names
+// a file (an *Error with File set anywhere in its chain) is returned as it
+// is; an *Error with no File is copied and filled in; anything else is
+// wrapped.
 func WithFile(err error, file string) error {
 	if err == nil {
 		return nil
 	}
-	if ie, ok := err.(*Error); ok && ie.File == "" {
+	var ie *Error
+	if errors.As(err, &ie) && ie.File != "" {
+		return err // already names its file
+	}
+	if ie, ok := err.(*Error); ok {
 		c := *ie
 		c.File = file
 		return &c
