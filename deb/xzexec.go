@@ -14,9 +14,8 @@ import (
 // EnvDecompress names the environment variable that picks the xz decoder:
 // "go" forces the pure-Go one, "external" the xz program; unset, the xz
 // program decodes members of at least externalMinSize bytes when it is in
-// PATH. The program is about twice as fast single-threaded, and with -T0
-// decodes dpkg's multi-block members on every core (FORMATS.md §6; here
-// 1.7 s against 3.3 s single-threaded for a 70 MB kernel package). For small
+// PATH. The program is about twice as fast as the pure-Go decoder
+// (FORMATS.md §6: 7.3 s against 11.5 s for a 70 MB kernel package). For small
 // members the process start and the pipe's read-ahead cost more than they
 // save, and the pure-Go decoder stops reading exactly when asked.
 const EnvDecompress = "MKSIGNED_DECOMPRESS"
@@ -56,7 +55,13 @@ type externalXZ struct {
 }
 
 func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
-	x := &externalXZ{cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=0", "--no-warn")}
+	// One thread: -T0 decodes dpkg's 24 MiB blocks in parallel but holds
+	// about 64 MiB per thread, past the memory a run may take; parallelism
+	// comes from reading several packages side by side instead. The hard
+	// memory limit refuses what the Go decoder refuses: dictionaries past
+	// xzMaxDict.
+	x := &externalXZ{cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=1",
+		fmt.Sprintf("--memlimit-decompress=%d", xzMaxDict+xzMaxDict/4), "--no-warn")}
 	x.cmd.Stdin = r
 	x.cmd.Stderr = &x.stderr
 	out, err := x.cmd.StdoutPipe()
@@ -102,6 +107,8 @@ func (x *externalXZ) finalErr() error {
 		return fmt.Errorf("xz: data is truncated: %w", io.ErrUnexpectedEOF)
 	case "Compressed data is corrupt":
 		return errors.New("xz: data is corrupt")
+	case "Memory usage limit reached":
+		return fmt.Errorf("xz: dictionary larger than %d MiB (memory limit reached)", xzMaxDict>>20)
 	case "File format not recognized":
 		return errors.New("xz: data is corrupt: not an xz stream")
 	}

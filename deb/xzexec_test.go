@@ -2,12 +2,12 @@ package deb
 
 import (
 	"bytes"
-	"math/rand/v2"
-	"sync/atomic"
 	"crypto/sha256"
 	"io"
+	"math/rand/v2"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/testutil"
