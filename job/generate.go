@@ -6,6 +6,7 @@ package job
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"pault.ag/go/debian/version"
@@ -76,6 +78,7 @@ type Item struct {
 	File    template.File
 	Size    int64
 	Sig     []byte
+	member  string // the .deb's data member, for errors
 }
 
 // SigPath is where Item's signature lives in the source package.
@@ -99,12 +102,18 @@ type Result struct {
 // Each .deb is read once, as a stream, and reading stops as soon as every
 // listed file of it has been seen. A listed file is held only until it is
 // signed: at most one per worker and one per reader are in memory at once.
-func Generate(opts GenerateOptions) (*Result, error) {
+//
+// Cancelling ctx (an interrupt) stops reading and signing; once writing
+// has begun it is let finish, so that nothing is left half-written.
+func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	r, debs, err := prepare(opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.run(opts, debs); err != nil {
+	if err := r.run(ctx, opts, debs); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if opts.DryRun {
@@ -179,10 +188,13 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		}
 		d := &unsignedDeb{path: path, pkg: pkg, spec: spec, items: map[string]*Item{}}
 		for _, f := range spec.Files {
-			d.items[f.Path] = &Item{Package: pkg.Name, Deb: path, File: f, Size: -1}
+			d.items[f.Path] = &Item{Package: pkg.Name, Deb: path, File: f, Size: -1, member: pkg.DataMember}
 		}
 		byPkg[pkg.Name] = d
 		debs = append(debs, d)
+	}
+	if err := checkOutput(opts.Output); err != nil {
+		return nil, nil, err
 	}
 	for _, p := range t.Manifest.Packages {
 		d, ok := byPkg[p.Name]
@@ -191,6 +203,11 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		}
 		for _, f := range p.Files {
 			r.Items = append(r.Items, d.items[f.Path])
+		}
+	}
+	if opts.Signatures != "" {
+		if err := checkSignatureDir(opts.Signatures, r.Items); err != nil {
+			return nil, nil, err
 		}
 	}
 	return r, debs, nil
@@ -206,7 +223,7 @@ type task struct {
 // that check it and sign it (or check its given signature). The first
 // error stops everything; which error that is can depend on timing when
 // several inputs are bad.
-func (r *Result) run(opts GenerateOptions, debs []*unsignedDeb) error {
+func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -218,6 +235,8 @@ func (r *Result) run(opts GenerateOptions, debs []*unsignedDeb) error {
 		read     atomic.Int64
 		failed   atomic.Bool
 	)
+	stop := context.AfterFunc(ctx, func() { failed.Store(true) })
+	defer stop()
 	fail := func(err error) {
 		mu.Lock()
 		if firstErr == nil {
@@ -279,6 +298,9 @@ func (r *Result) run(opts GenerateOptions, debs []*unsignedDeb) error {
 	readers.Wait()
 	close(tasks)
 	workers.Wait()
+	if firstErr == nil {
+		return ctx.Err()
+	}
 	return firstErr
 }
 
@@ -287,11 +309,8 @@ func (r *Result) run(opts GenerateOptions, debs []*unsignedDeb) error {
 func (r *Result) process(opts GenerateOptions, t task) error {
 	f := formats[t.it.File.SigType]
 	if err := f.check(t.data); err != nil {
-		return &inputerr.Error{File: filepath.Base(t.it.Deb), Member: "data.tar", Path: t.it.File.Path, Offset: inputerr.NoOffset,
+		return &inputerr.Error{File: filepath.Base(t.it.Deb), Member: t.it.member, Path: t.it.File.Path, Offset: inputerr.NoOffset,
 			Err: fmt.Errorf("sig_type %s: %w", t.it.File.SigType, err)}
-	}
-	if opts.DryRun {
-		return nil
 	}
 	return obtainSignature(opts, r, t.it, t.data)
 }
@@ -350,7 +369,7 @@ func (d *unsignedDeb) stream(tasks chan<- task, read *atomic.Int64, stop func() 
 	}
 	for _, f := range d.spec.Files {
 		if !seen[f.Path] {
-			return &inputerr.Error{File: name, Member: "data.tar", Path: f.Path, Offset: inputerr.NoOffset,
+			return &inputerr.Error{File: name, Member: d.pkg.DataMember, Path: f.Path, Offset: inputerr.NoOffset,
 				Err: errors.New("listed in files.json but not in the package")}
 		}
 	}
@@ -420,6 +439,9 @@ func (c *countingFile) Len() int { return int(max(c.left, 0)) }
 func obtainSignature(opts GenerateOptions, r *Result, it *Item, data []byte) error {
 	f := formats[it.File.SigType]
 	if opts.Signatures == "" {
+		if opts.DryRun {
+			return nil
+		}
 		d, err := f.digest(data)
 		if err != nil {
 			return err
@@ -431,53 +453,158 @@ func obtainSignature(opts GenerateOptions, r *Result, it *Item, data []byte) err
 		it.Sig = sig
 		return nil
 	}
-	rel := it.Package + "/" + it.File.Path + ".sig"
+	rel := signatureFile(it)
+	where := filepath.Join(opts.Signatures, rel)
 	sig, err := readSignature(opts.Signatures, rel)
 	if err != nil {
 		return err
 	}
 	if it.File.SigType == template.LinuxModule && opts.Cert == nil {
-		return fmt.Errorf("%s: linux-module signatures carry no certificate: pass --cert to check them against the files", filepath.Join(opts.Signatures, rel))
+		return fmt.Errorf("%s: linux-module signatures carry no certificate: pass --cert to check them against the files", where)
 	}
 	if err := f.verify(data, sig, opts.Cert); err != nil {
-		return fmt.Errorf("%s does not match %s %s: %w", filepath.Join(opts.Signatures, rel), it.Package, it.File.Path, err)
+		return fmt.Errorf("%s does not match %s %s: %w", where, it.Package, it.File.Path, err)
 	}
 	it.Sig = sig
 	return nil
 }
 
+// signatureFile is where --signatures holds it's signature.
+func signatureFile(it *Item) string { return it.Package + "/" + it.File.Path + ".sig" }
+
+// readSignature reads one detached signature through an os.Root, so
+// nothing outside dir is read, and keeps only its DER: zero padding after
+// it (left by tools that count it in a WIN_CERTIFICATE's length) would
+// otherwise end up in the source package and change the signed binary.
 func readSignature(dir, rel string) ([]byte, error) {
+	where := filepath.Join(dir, rel)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	fi, err := root.Lstat(rel)
+	// O_NONBLOCK: opening a FIFO must not hang; it is refused below.
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("signature for %s: %w", rel, err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxSignature {
-		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", filepath.Join(dir, rel), maxSignature)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return root.ReadFile(rel)
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", where)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSignature+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if len(b) > maxSignature {
+		return nil, fmt.Errorf("%s: more than %d bytes: not a detached signature", where, maxSignature)
+	}
+	n, err := derLength(b)
+	if err != nil {
+		return nil, &inputerr.Error{File: where, Offset: 0, Err: err}
+	}
+	for i, c := range b[n:] {
+		if c != 0 {
+			return nil, &inputerr.Error{File: where, Offset: int64(n + i), Err: errors.New("data after the DER signature")}
+		}
+	}
+	return b[:n], nil
+}
+
+// derLength returns the length of the DER SEQUENCE at the start of b
+// (X.690 §8.1: tag, then a short or long form length).
+func derLength(b []byte) (int, error) {
+	if len(b) < 2 || b[0] != 0x30 {
+		return 0, errors.New("not a DER-encoded PKCS#7 signature (no SEQUENCE)")
+	}
+	n, hdr := int(b[1]), 2
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 4 || len(b) < 2+k {
+			return 0, errors.New("bad DER length")
+		}
+		n = 0
+		for _, c := range b[2 : 2+k] {
+			n = n<<8 | int(c)
+		}
+		hdr += k
+	}
+	if hdr+n > len(b) {
+		return 0, fmt.Errorf("DER length %d runs past the end of the %d-byte file", hdr+n, len(b))
+	}
+	return hdr + n, nil
+}
+
+// checkSignatureDir refuses files in the --signatures directory that no
+// listed file uses: they point at a stale or wrong directory.
+func checkSignatureDir(dir string, items []*Item) error {
+	want := map[string]bool{}
+	for _, it := range items {
+		want[signatureFile(it)] = true
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !want[p] {
+			return fmt.Errorf("%s: no file of the template's files.json has this signature", filepath.Join(dir, p))
+		}
+		return nil
+	})
+}
+
+// checkOutput refuses an output that cannot be a directory, before any
+// work.
+func checkOutput(out string) error {
+	if out == "" {
+		return nil
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--output %s exists and is not a directory", out)
+	}
+	parent := filepath.Dir(filepath.Clean(out))
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--output %s: its parent directory %s does not exist", out, parent)
+	}
+	return nil
 }
 
 // tree is the source package: the template's source-template plus the
-// signatures. New directories and signatures get the epoch as mtime.
+// signatures. New directories and signatures get the epoch as mtime, and
+// so does each template directory that receives a new entry, as if the
+// signatures had been written into a copy of the template at that time
+// (dpkg-source clamps to the epoch anyway).
 func (r *Result) tree() []pkggen.Entry {
 	out := sourceTree(r.Template)
-	dirs := map[string]bool{}
-	for _, e := range r.Template.Source {
+	idx := map[string]int{}
+	for i, e := range out {
 		if e.Mode.IsDir() {
-			dirs[e.Name] = true
+			idx[e.Name] = i
 		}
 	}
 	for _, it := range r.Items {
-		for d := path.Dir(it.SigPath()); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
+		p := it.SigPath()
+		for d := path.Dir(p); ; d = path.Dir(d) {
+			if i, ok := idx[d]; ok {
+				out[i].ModTime = r.Epoch // it gains an entry
+				break
+			}
+			if d == "." {
+				break // no root entry: pkggen gives it the epoch
+			}
+			idx[d] = len(out)
 			out = append(out, pkggen.Entry{Name: d, Mode: fs.ModeDir | 0o755, ModTime: r.Epoch})
 		}
-		out = append(out, pkggen.Entry{Name: it.SigPath(), Mode: 0o644, ModTime: r.Epoch, Data: it.Sig})
+		out = append(out, pkggen.Entry{Name: p, Mode: 0o644, ModTime: r.Epoch, Data: it.Sig})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -121,21 +121,19 @@ func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptio
 	if err != nil {
 		return "", fmt.Errorf("%s: attaching: %w", st, err)
 	}
+	if st == template.LinuxModule && opts.Cert == nil {
+		// A module signature names its signer but carries no
+		// certificate: without one nothing can be checked.
+		return "", errors.New("linux-module signatures carry no certificate: give --cert to check them")
+	}
+	if err := f.verify(data, s.sig, opts.Cert); err != nil {
+		return "", fmt.Errorf("%s: %w", st, err)
+	}
 	note := string(st) + " signature valid"
-	switch {
-	case st == template.LinuxModule && opts.Cert == nil:
-		// A module signature names its signer but carries no certificate.
-		if err := f.verify(data, s.sig, nil); err != nil {
-			return "", fmt.Errorf("%s: %w", st, err)
-		}
-		note = "linux-module signature well-formed (not checked cryptographically: give --cert)"
-	default:
-		if err := f.verify(data, s.sig, opts.Cert); err != nil {
-			return "", fmt.Errorf("%s: %w", st, err)
-		}
-		if opts.Cert != nil {
-			note += " for " + opts.Cert.Subject.String()
-		}
+	if opts.Cert != nil {
+		note += " for " + opts.Cert.Subject.String()
+	} else {
+		note += " (against the certificate it carries: give --cert to check the signer)"
 	}
 	if len(opts.Signed) > 0 {
 		where, ok := signed[sha256.Sum256(attached)]

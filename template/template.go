@@ -40,7 +40,8 @@ type Template struct {
 	Name     string
 	Manifest *Manifest
 	// Source holds source-template/'s entries with the "source-template/"
-	// prefix removed ("debian/rules"), sorted by Name.
+	// prefix removed ("debian/rules"), sorted by Name; source-template/
+	// itself is ".", when the template has an entry for it.
 	Source []Entry
 
 	// From debian/changelog's top entry.
@@ -88,6 +89,11 @@ func Parse(name string, entries []Entry) (*Template, error) {
 		if rest, ok := strings.CutPrefix(clean, "source-template/"); ok {
 			c := *e
 			c.Name = rest
+			t.Source = append(t.Source, c)
+		} else if clean == "source-template" && e.Mode.IsDir() {
+			// The tree's root, kept for its mtime.
+			c := *e
+			c.Name = "."
 			t.Source = append(t.Source, c)
 		}
 	}

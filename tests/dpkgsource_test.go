@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/testutil"
@@ -16,49 +17,62 @@ import (
 // tarball's bytes (dpkg-source uses xz -6 -T0, we use a pure-Go xz).
 var checksumLines = regexp.MustCompile(`(?m)^ [0-9a-f]{32,64} \d+ .*\n`)
 
-// TestMatchesDpkgSource rebuilds what generate wrote with dpkg-source -b
-// itself, at the same SOURCE_DATE_EPOCH, and requires the same
-// uncompressed tar and the same .dsc but for the checksum lines.
+// TestMatchesDpkgSource does what Debian's signing service does by hand,
+// dpkg-deb -x of the template, a copy of its source-template keeping
+// mtimes, the signatures written into it, dpkg-source -b, and requires
+// generate to give the same uncompressed tar and the same .dsc but for the
+// checksum lines: with the changelog's date, and with a SOURCE_DATE_EPOCH
+// later than the template's files.
 func TestMatchesDpkgSource(t *testing.T) {
 	dpkgSource := testutil.RequireTool(t, "dpkg-source")
 	testutil.RequireTool(t, "xz")
 	key, cert := newKey(t, "2048")
-	for _, c := range []struct {
-		name, sde string
-	}{{"changelog date", ""}, {"SOURCE_DATE_EPOCH", "1700000000"}} {
-		t.Run(c.name, func(t *testing.T) {
-			var env []string
-			if c.sde != "" {
-				env = []string{"SOURCE_DATE_EPOCH=" + c.sde}
-			}
-			out := filepath.Join(t.TempDir(), "out")
-			mustMksigned(t, "", env, "generate", "--template", testutil.DebianFixture(t, shimTemplate),
-				"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert, "--output", out)
-			ourDsc := onlyFile(t, out, ".dsc")
-			ourTar := xzcat(t, onlyFile(t, out, ".tar.xz"))
+	for _, c := range debianCases {
+		for _, sde := range []string{"", "1780000000"} {
+			t.Run(c.name+"/SOURCE_DATE_EPOCH="+sde, func(t *testing.T) {
+				var env []string
+				if sde != "" {
+					env = []string{"SOURCE_DATE_EPOCH=" + sde}
+				}
+				out := filepath.Join(t.TempDir(), "out")
+				mustMksigned(t, "", env, "generate", "--template", testutil.DebianFixture(t, c.template),
+					"--unsigned", testutil.DebianFixture(t, c.unsigned), "--key", key, "--cert", cert, "--output", out)
+				ourDsc := onlyFile(t, out, ".dsc")
+				x := filepath.Join(t.TempDir(), "x")
+				testutil.Run(t, "", dpkgSource, "-x", ourDsc, x)
 
-			// dpkg-source -x keeps the mtimes we wrote; -b of the same tree,
-			// in a directory named after the source, must give our tar.
-			work := t.TempDir()
-			src := filepath.Join(work, "shim-helpers-amd64-signed")
-			testutil.Run(t, "", dpkgSource, "-x", ourDsc, src)
-			cmd := exec.Command(dpkgSource, "-b", "shim-helpers-amd64-signed")
-			cmd.Dir = work
-			cmd.Env = append(os.Environ(), env...)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("dpkg-source -b: %v\n%s", err, b)
-			}
-			theirTar := xzcat(t, onlyFile(t, work, ".tar.xz"))
-			if !bytes.Equal(ourTar, theirTar) {
-				t.Errorf("uncompressed tar differs from dpkg-source -b's (%d vs %d bytes)", len(ourTar), len(theirTar))
-			}
-			ours, _ := os.ReadFile(ourDsc)
-			theirs, _ := os.ReadFile(onlyFile(t, work, ".dsc"))
-			if a, b := checksumLines.ReplaceAllString(string(ours), ""), checksumLines.ReplaceAllString(string(theirs), ""); a != b {
-				t.Errorf(".dsc differs from dpkg-source's beyond checksums:\nours:\n%s\ntheirs:\n%s", a, b)
-			}
-		})
+				source := strings.TrimSuffix(filepath.Base(ourDsc), ".dsc")
+				source = source[:strings.Index(source, "_")]
+				work := t.TempDir()
+				tmpl := extract(t, testutil.DebianFixture(t, c.template))
+				testutil.Run(t, "", "cp", "-a", filepath.Join(tmpl, c.codeDir, "source-template"), filepath.Join(work, source))
+				testutil.Run(t, "", "cp", "-r", filepath.Join(x, "debian", "signatures"), filepath.Join(work, source, "debian"))
+				cmd := exec.Command(dpkgSource, "-b", source)
+				cmd.Dir = work
+				cmd.Env = append(os.Environ(), env...)
+				if b, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("dpkg-source -b: %v\n%s", err, b)
+				}
+				ourTar := xzcat(t, onlyFile(t, out, ".tar.xz"))
+				theirTar := xzcat(t, onlyFile(t, work, ".tar.xz"))
+				if !bytes.Equal(ourTar, theirTar) {
+					t.Errorf("uncompressed tar differs from dpkg-source -b's (%d vs %d bytes)\nours:\n%s\ntheirs:\n%s",
+						len(ourTar), len(theirTar), tarList(t, onlyFile(t, out, ".tar.xz")), tarList(t, onlyFile(t, work, ".tar.xz")))
+				}
+				ours, _ := os.ReadFile(ourDsc)
+				theirs, _ := os.ReadFile(onlyFile(t, work, ".dsc"))
+				if a, b := checksumLines.ReplaceAllString(string(ours), ""), checksumLines.ReplaceAllString(string(theirs), ""); a != b {
+					t.Errorf(".dsc differs from dpkg-source's beyond checksums:\nours:\n%s\ntheirs:\n%s", a, b)
+				}
+			})
+		}
 	}
+}
+
+func tarList(t *testing.T, path string) string {
+	t.Helper()
+	b, _ := exec.Command("tar", "--full-time", "-tvf", path).CombinedOutput()
+	return string(b)
 }
 
 func xzcat(t *testing.T, path string) []byte {

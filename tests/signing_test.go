@@ -247,6 +247,21 @@ func TestAttachDetachMatchSbattachAndSignFile(t *testing.T) {
 	sameFile(t, filepath.Join(dir, "ours.ko"), filepath.Join(dir, "theirs.ko"))
 	mustMksigned(t, dir, nil, "detach", "--type", "linux-module", "--output", "ours.p7s", "theirs.ko")
 	sameFile(t, filepath.Join(dir, "ours.p7s"), filepath.Join(dir, "m.ko.p7s"))
+	// A module signature is checked before it is attached: garbage never,
+	// another key's signature not with --cert.
+	writeFile(t, filepath.Join(dir, "garbage.sig"), []byte("garbage\n"), 0o644)
+	r = mksigned(t, dir, nil, "attach", "--type", "linux-module", "--signature", "garbage.sig", "--output", "g.ko", "m.ko")
+	if r.code != 1 {
+		t.Errorf("attach of garbage as a module signature: exit %d, stderr %q", r.code, r.stderr)
+	}
+	notExist(t, filepath.Join(dir, "g.ko"))
+	_, other := newKey(t, "2048")
+	r = mksigned(t, dir, nil, "attach", "--type", "linux-module", "--cert", other, "--signature", "m.ko.p7s", "--output", "o.ko", "m.ko")
+	if r.code != 1 {
+		t.Errorf("attach with the wrong --cert: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustMksigned(t, dir, nil, "attach", "--type", "linux-module", "--cert", cert, "--signature", "m.ko.p7s", "--output", "c.ko", "m.ko")
+	sameFile(t, filepath.Join(dir, "c.ko"), filepath.Join(dir, "theirs.ko"))
 }
 
 func sameFile(t *testing.T, a, b string) {

@@ -1,22 +1,28 @@
 package main
 
 import (
+	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
 )
 
-func runAttach(args []string, stdout, stderr io.Writer) error {
+func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("attach", "--type efi|linux-module --signature SIG --output OUT FILE",
 		`Attach the detached signature SIG to FILE and write the signed file to OUT:
 the bytes sbattach --attach gives for efi, and the layout Linux's sign-file
-appends for linux-module. The signature must match the file.
+appends for linux-module. An efi signature must be over FILE's digest. A
+module signature carries no certificate: its structure is checked, and with
+--cert that it verifies over FILE.
 `, stdout, stderr)
-	var typ, sigPath, out string
+	var typ, sigPath, out, certPath string
+	fs.StringVar(&certPath, "cert", "", "check a linux-module signature against this certificate `CERT`")
 	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
 	fs.StringVar(&sigPath, "signature", "", "detached PKCS#7 signature `SIG` (DER)")
 	fs.StringVar(&out, "output", "", "where to write the signed file `OUT`")
@@ -47,7 +53,15 @@ appends for linux-module. The signature must match the file.
 	if typ == "efi" {
 		signed, err = efi.Attach(data, sig)
 	} else {
-		signed, err = kmod.Attach(data, sig)
+		var cert *x509.Certificate
+		if certPath != "" {
+			if cert, err = sign.LoadCertificate(certPath); err != nil {
+				return err
+			}
+		}
+		if err = kmod.Verify(data, sig, cert); err == nil {
+			signed, err = kmod.Attach(data, sig)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
@@ -55,7 +69,7 @@ appends for linux-module. The signature must match the file.
 	return writeOutput(stdout, out, signed, pos[0])
 }
 
-func runDetach(args []string, stdout, stderr io.Writer) error {
+func runDetach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("detach", "--type efi|linux-module --output SIG SIGNED",
 		`Write the signature of the signed file SIGNED to SIG as detached DER: the
 bytes sbattach --detach gives for efi (the first signature), and the PKCS#7

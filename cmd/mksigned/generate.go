@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 	"github.com/mksigned/mksigned/sign"
 )
 
-func runGenerate(args []string, stdout, stderr io.Writer) error {
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("generate",
 		"--template T (--unsigned DEB)... (--key KEY --cert CERT | --signatures DIR) --output DIR",
 		`Sign the files a Debian signing template lists and write the -signed
@@ -63,17 +64,15 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--quiet and --json exclude each other")
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	if !o.DryRun {
-		if keyPath != "" {
-			// Load the key first: a key that does not match its
-			// certificate is an error before any work.
-			if o.Key, err = sign.LoadPEMKey(keyPath, certPath); err != nil {
-				return err
-			}
-		} else if certPath != "" {
-			if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
-				return err
-			}
+	// Load the key first: a key that does not match its certificate is an
+	// error before any work (a dry run too checks what it is given).
+	if keyPath != "" {
+		if o.Key, err = sign.LoadPEMKey(keyPath, certPath); err != nil {
+			return err
+		}
+	} else if certPath != "" {
+		if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
+			return err
 		}
 	}
 	if !quiet && !asJSON {
@@ -82,7 +81,7 @@ template changelog's top date: the same inputs give the same bytes.
 			defer bar.finish()
 		}
 	}
-	r, err := job.Generate(o)
+	r, err := job.Generate(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -91,7 +90,7 @@ template changelog's top date: the same inputs give the same bytes.
 		return printJSON(stdout, r, o)
 	case quiet:
 	case o.DryRun:
-		printPlan(stdout, r, o.Output)
+		printPlan(stdout, r, o.Output, o.Signatures != "")
 	default:
 		for _, w := range r.Written {
 			fmt.Fprintf(stdout, "wrote %s\n", w)
@@ -141,13 +140,17 @@ func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 	return enc.Encode(out)
 }
 
-func printPlan(w io.Writer, r *job.Result, out string) {
+func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
+	verb := "sign"
+	if haveSignatures {
+		verb = "use " // the signature given, checked against the file
+	}
 	t := r.Template
 	fmt.Fprintf(w, "template %s: source %s version %s, %d file(s) to sign, time %s\n",
 		t.Name, t.SourceName, t.Version, len(r.Items), r.Epoch.Format("2006-01-02T15:04:05Z"))
 	for _, it := range r.Items {
-		fmt.Fprintf(w, "sign %-12s %s %s (%d bytes, from %s) -> %s\n",
-			it.File.SigType, it.Package, it.File.Path, it.Size, filepath.Base(it.Deb), it.SigPath())
+		fmt.Fprintf(w, "%s %-12s %s %s (%d bytes, from %s) -> %s\n",
+			verb, it.File.SigType, it.Package, it.File.Path, it.Size, filepath.Base(it.Deb), it.SigPath())
 	}
 	if out == "" {
 		out = "<output>"

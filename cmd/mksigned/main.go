@@ -4,13 +4,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 )
 
 // Exit codes: 1 for bad input or a failed check, 2 for bad usage.
@@ -18,17 +21,24 @@ const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// exitInterrupted follows the shell's 128+SIGINT.
+	exitInterrupted = 130
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// SIGINT and SIGTERM cancel the work; output being written is
+	// finished first, so an interrupt never leaves half a package.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // command is one subcommand: its name, a line of help, and the function
 // that parses its own flags and runs it.
 type command struct {
 	name, summary string
-	run           func(args []string, stdout, stderr io.Writer) error
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func commands() []command {
@@ -41,7 +51,7 @@ func commands() []command {
 }
 
 // run is main without the exit, so that tests drive the CLI in-process.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -49,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			return run([]string{args[1], "-h"}, stdout, stderr)
+			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
 		}
 		usage(stdout)
 		return exitOK
@@ -61,10 +71,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(args[1:], stdout, stderr)
+		err := c.run(ctx, args[1:], stdout, stderr)
 		switch {
 		case err == nil:
 			return exitOK
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			fmt.Fprintln(stderr, "mksigned: interrupted; nothing was written")
+			return exitInterrupted
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
 		case errors.As(err, new(usageError)):
@@ -102,7 +115,8 @@ Commands:
 	fmt.Fprint(w, `  help      show this help, or a command's: mksigned help generate
   version   print the version
 
-Exit status: 0 on success, 1 for bad input or a failed check, 2 for bad usage.
+Exit status: 0 on success, 1 for bad input or a failed check, 2 for bad
+usage, 130 when interrupted (SIGINT or SIGTERM) before writing began.
 `)
 }
 

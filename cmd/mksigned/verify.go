@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 )
 
-func runVerify(args []string, stdout, stderr io.Writer) error {
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", "--dsc DSC (--unsigned DEB)... [--cert CERT] [(--signed DEB)...]",
 		`For every signature in the -signed source package, take the unsigned
 file, attach the signature in memory and check it cryptographically
