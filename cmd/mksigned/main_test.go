@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestRun drives the CLI in-process: exit codes and where messages go.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		{nil, exitUsage, "", "Commands:"},
+		{[]string{"help"}, exitOK, "Commands:", ""},
+		{[]string{"--version"}, exitOK, "mksigned ", ""},
+		{[]string{"generate", "-h"}, exitOK, "-dry-run", ""},
+		{[]string{"help", "attach"}, exitOK, "--signature", ""},
+		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
+		{[]string{"generate"}, exitUsage, "", "--template is required"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "0", "--dry-run"}, exitUsage, "", "--jobs must be at least 1"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "--quiet", "--json"}, exitUsage, "", "exclude each other"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "extra"}, exitUsage, "", `unexpected argument "extra"`},
+		{[]string{"generate", "--template", "/nonexistent/t", "--unsigned", "u", "--dry-run"}, exitFail, "", "mksigned: stat /nonexistent/t"},
+		{[]string{"detach", "--type", "efi", "--output", "o"}, exitUsage, "", "want exactly one SIGNED file"},
+		{[]string{"attach", "--type", "efi", "--signature", "s", "--output", "o", "/nonexistent/f"}, exitFail, "", "/nonexistent/f"},
+		{[]string{"verify", "--dsc", "/nonexistent/x.dsc", "--unsigned", "u"}, exitFail, "", "/nonexistent/x.dsc"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr)
+		if strings.Count(stdout.String(), "Usage:") > 1 {
+			t.Errorf("run(%q) printed the usage twice", c.args)
+		}
+		if code != c.code || !strings.Contains(stdout.String(), c.stdout) || !strings.Contains(stderr.String(), c.errs) {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, stdout.String(), stderr.String(), c.code, c.stdout, c.errs)
+		}
+	}
+}
+
+// TestParseInterleaved: flags may follow positional arguments, as Go's
+// flag package alone would not allow.
+func TestParseInterleaved(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	fs := newFlagSet("x", "", "", &out, &out)
+	typ := fs.String("type", "", "")
+	pos, err := parse(fs, []string{"a", "--type", "efi", "b", "--", "--c"})
+	if err != nil || *typ != "efi" || strings.Join(pos, ",") != "a,b,--c" {
+		t.Errorf("got %q, %q, %v", pos, *typ, err)
+	}
+}
+
+// TestInterrupted: a cancelled context is exit 130 with a message.
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"generate", "--dry-run", "--template", "../../testdata/debian/shim-helpers-amd64-signed-template_16.1-2~deb12u1_amd64.deb",
+		"--unsigned", "../../testdata/debian/shim-unsigned_16.1-2~deb12u1_amd64.deb"}, &stdout, &stderr)
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("cancelled run: %d, stderr %q", code, stderr.String())
+	}
+}
