@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"github.com/ulikunitz/xz"
 )
@@ -155,11 +157,55 @@ func writeFileSync(name string, data []byte) error {
 	return nil
 }
 
-// compressXZ compresses data with github.com/ulikunitz/xz's defaults
-// (LZMA2, CRC64, one block): deterministic, and accepted by dpkg-source -x.
+// xzChunk is how much of the tar each xz stream holds: the pure-Go
+// encoder manages about 3 MB/s, so larger tarballs (linux's
+// source-template is 3.8 MB, module templates more) are cut into chunks
+// compressed side by side and written as concatenated xz streams, which
+// the xz format allows and xz -d (dpkg-source -x) reads as one. The cut
+// points depend only on the data, never on the number of CPUs.
+const xzChunk = 1 << 20
+
+// compressXZ compresses data with github.com/ulikunitz/xz (LZMA2, CRC64):
+// deterministic, and accepted by dpkg-source -x.
 func compressXZ(data []byte) ([]byte, error) {
+	chunks := (len(data) + xzChunk - 1) / xzChunk
+	if chunks <= 1 {
+		return compressXZStream(data)
+	}
+	out := make([][]byte, chunks)
+	errs := make([]error, chunks)
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i := range chunks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			end := min((i+1)*xzChunk, len(data))
+			out[i], errs[i] = compressXZStream(data[i*xzChunk : end])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return bytes.Join(out, nil), nil
+}
+
+// compressXZStream writes one xz stream. Its dictionary is xz -6's 8 MiB,
+// or the smallest power of two that holds all of data when that is less:
+// the encoder's hash table takes eight bytes per dictionary byte, so for a
+// source-template of a few kilobytes the full size cost more time to
+// allocate than to compress. The size depends only on data.
+func compressXZStream(data []byte) ([]byte, error) {
+	dict := 1 << 12
+	for dict < len(data) && dict < 8<<20 {
+		dict <<= 1
+	}
+	cfg := xz.WriterConfig{DictCap: dict}
 	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
+	w, err := cfg.NewWriter(&buf)
 	if err != nil {
 		return nil, fmt.Errorf("xz: %w", err)
 	}

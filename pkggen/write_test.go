@@ -42,7 +42,9 @@ func fwupdTree(t testing.TB) []Entry {
 func TestWriteExtracts(t *testing.T) {
 	t.Parallel()
 	epoch := time.Unix(1700000500, 0)
-	trees := map[string][]Entry{"fwupd": fwupdTree(t), "order": syntheticTrees(epoch)["order"], "excludes": syntheticTrees(epoch)["excludes"]}
+	trees := map[string][]Entry{"fwupd": fwupdTree(t), "order": syntheticTrees(epoch)["order"], "excludes": syntheticTrees(epoch)["excludes"],
+		// 4 MB: compressed as several concatenated xz streams.
+		"large": benchTree()}
 	for name, tree := range trees {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
