@@ -1,8 +1,6 @@
 package pkggen
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"pault.ag/go/debian/changelog"
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/internal/debchangelog"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
@@ -135,7 +133,7 @@ func (s *Source) readChangelog(tree []Entry) error {
 	if err := checkVersion(s.version); err != nil {
 		return fail("Version", fmt.Errorf("%q: %w", s.version, err))
 	}
-	entry, err := changelog.ParseOne(bufio.NewReader(bytes.NewReader(data)))
+	entry, err := debchangelog.ParseTop(data)
 	if err != nil {
 		return fail("", fmt.Errorf("top entry: %w", err))
 	}

@@ -17,11 +17,11 @@ import (
 	"strings"
 	"time"
 
-	"pault.ag/go/debian/changelog"
 	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/internal/debchangelog"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
@@ -155,7 +155,7 @@ func (t *Template) checkSource() error {
 		}
 	}
 
-	cl, err := changelog.ParseOne(bufio.NewReader(bytes.NewReader(t.file("debian/changelog").Data)))
+	cl, err := debchangelog.ParseTop(t.file("debian/changelog").Data)
 	if err != nil {
 		return srcErr("debian/changelog", "top entry", err)
 	}

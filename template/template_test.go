@@ -160,3 +160,22 @@ func TestCheckVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOneDigitDay: dpkg accepts "Mon, 1 Jan 2020" in a changelog
+// trailer (date -R never writes it, hand-edited changelogs do).
+func TestParseOneDigitDay(t *testing.T) {
+	t.Parallel()
+	es := testEntries()
+	for i := range es {
+		if es[i].Name == "source-template/debian/changelog" {
+			es[i].Data = []byte(strings.Replace(testChangelog, "Fri, 27 Jan 2023 09:15:57 -0600", "Wed, 1 Feb 2023 09:15:57 -0600", 1))
+		}
+	}
+	tp, err := Parse("t", es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tp.Date.Unix(), int64(1675264557); got != want {
+		t.Errorf("date %d, want %d", got, want)
+	}
+}
