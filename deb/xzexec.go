@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func useExternalXZ(size int64) bool {
 // xz's own message; Close stops the process if it still runs.
 type externalXZ struct {
 	cmd    *exec.Cmd
-	stdout io.ReadCloser
+	stdout io.Reader // buffered: archive/tar reads headers 512 bytes at a time
 	stderr bytes.Buffer
 	done   bool
 	err    error
@@ -68,7 +69,7 @@ func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.stdout = out
+	x.stdout = bufio.NewReaderSize(out, 256<<10)
 	if err := x.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("xz: starting %s: %w", xzPath(), err)
 	}

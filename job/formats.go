@@ -2,6 +2,8 @@ package job
 
 import (
 	"crypto/x509"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,10 +57,7 @@ var formats = map[template.SigType]format{
 		attach: efi.Attach,
 	},
 	template.LinuxModule: {
-		check: func(data []byte) error {
-			_, err := kmod.Digest(data)
-			return err
-		},
+		check:  checkModule,
 		digest: kmod.Digest,
 		sign: func(key *sign.Key, digest []byte, _ time.Time) ([]byte, error) {
 			return kmod.Sign(key.Signer, key.Cert, digest)
@@ -66,4 +65,29 @@ var formats = map[template.SigType]format{
 		verify: kmod.Verify,
 		attach: kmod.Attach,
 	},
+}
+
+// checkModule says whether data is an unsigned kernel module: an ELF
+// relocatable object (ELF e_type ET_REL, as every .ko is) without an
+// appended signature. It does not hash: digest does that once.
+func checkModule(data []byte) error {
+	if len(data) < 18 || string(data[:4]) != "\x7fELF" {
+		return errors.New("not an ELF file, so not a kernel module")
+	}
+	var etype uint16
+	switch data[5] { // EI_DATA
+	case 1:
+		etype = binary.LittleEndian.Uint16(data[16:])
+	case 2:
+		etype = binary.BigEndian.Uint16(data[16:])
+	default:
+		return errors.New("ELF file of unknown byte order")
+	}
+	if etype != 1 {
+		return fmt.Errorf("ELF file of type %d, but a kernel module is relocatable (ET_REL, 1)", etype)
+	}
+	if kmod.IsSigned(data) {
+		return kmod.ErrSigned
+	}
+	return nil
 }

@@ -255,17 +255,20 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		opts.Progress(p)
 	}
 
-	tasks := make(chan task)
+	tasks := newQueue()
 	var workers sync.WaitGroup
 	for range jobs {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			for t := range tasks {
+			for t := range tasks.ch {
 				if failed.Load() {
+					tasks.done(t)
 					continue
 				}
-				if err := r.process(opts, t); err != nil {
+				err := r.process(opts, t)
+				tasks.done(t)
+				if err != nil {
 					fail(err)
 					continue
 				}
@@ -296,12 +299,54 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		}()
 	}
 	readers.Wait()
-	close(tasks)
+	close(tasks.ch)
 	workers.Wait()
 	if firstErr == nil {
 		return ctx.Err()
 	}
 	return firstErr
+}
+
+// queueBytes is how much file data may wait between readers and workers.
+// Modules average 75 KB, and a pipe holds 64 KB: without a queue, decoding
+// stopped whenever every worker was busy, and the two took turns instead
+// of overlapping (8.3 s instead of 5 s for 4,000 modules on 2 cores).
+const queueBytes = 8 << 20
+
+// queue hands listed files from readers to workers. It holds up to
+// queueBytes of file data, or one file however large, so memory stays
+// bounded by that plus one file per worker.
+type queue struct {
+	ch   chan task
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int64
+}
+
+func newQueue() *queue {
+	q := &queue{ch: make(chan task, 4096)}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// put waits until t fits, then queues it.
+func (q *queue) put(t task) {
+	n := int64(len(t.data))
+	q.mu.Lock()
+	for q.used > 0 && q.used+n > queueBytes {
+		q.cond.Wait()
+	}
+	q.used += n
+	q.mu.Unlock()
+	q.ch <- t
+}
+
+// done gives back t's room, once a worker has finished with it.
+func (q *queue) done(t task) {
+	q.mu.Lock()
+	q.used -= int64(len(t.data))
+	q.mu.Unlock()
+	q.cond.Broadcast()
 }
 
 // process checks one listed file and obtains its signature; it keeps only
@@ -317,7 +362,7 @@ func (r *Result) process(opts GenerateOptions, t task) error {
 
 // stream reads the package once, sending each listed file to tasks, and
 // stops as soon as it has sent them all or stop says so.
-func (d *unsignedDeb) stream(tasks chan<- task, read *atomic.Int64, stop func() bool, report func()) error {
+func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool, report func()) error {
 	name := filepath.Base(d.path)
 	f, err := os.Open(d.path)
 	if err != nil {
@@ -355,7 +400,7 @@ func (d *unsignedDeb) stream(tasks chan<- task, read *atomic.Int64, stop func() 
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
 		}
 		it.Size = e.Size
-		tasks <- task{it: it, data: data}
+		tasks.put(task{it: it, data: data})
 		if left--; left == 0 {
 			return deb.ErrStop
 		}
@@ -376,16 +421,21 @@ func (d *unsignedDeb) stream(tasks chan<- task, read *atomic.Int64, stop func() 
 	return nil
 }
 
-// readBody reads a tar entry's body of the given size. It allocates as the
-// bytes arrive beyond the first 64 MiB, so a header claiming a huge size on
+// readBody reads a tar entry's body of the given size. Beyond the first
+// 64 MiB it allocates as bytes arrive, so a header claiming a huge size on
 // a short stream fails without taking the memory it claims.
 func readBody(body io.Reader, size int64) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<20)))
-	n, err := io.Copy(buf, io.LimitReader(body, size))
+	if size <= 64<<20 {
+		buf := make([]byte, size)
+		_, err := io.ReadFull(body, buf)
+		return buf, err
+	}
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(body, size))
 	if err == nil && n != size {
 		err = io.ErrUnexpectedEOF
 	}
-	return buf.Bytes(), err
+	return b.Bytes(), err
 }
 
 // errStopped ends a reader because another part of the run failed.
