@@ -147,3 +147,23 @@ func TestExternalAndGoDecoders(t *testing.T) {
 		t.Errorf("corrupt package with the xz program: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestProgressOnTerminal runs generate on a pseudo-terminal (util-linux
+// script): a progress line appears there, and not with --quiet.
+func TestProgressOnTerminal(t *testing.T) {
+	scriptTool := testutil.RequireTool(t, "script")
+	key, cert := newKey(t, "2048")
+	for _, c := range []struct {
+		extra string
+		want  bool
+	}{{"", true}, {"--quiet", false}} {
+		out := filepath.Join(t.TempDir(), "out")
+		cmd := strings.Join([]string{mksignedBin, "generate", c.extra, "--template", testutil.DebianFixture(t, shimTemplate),
+			"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert, "--output", out}, " ")
+		got := string(testutil.Run(t, "", scriptTool, "-qec", cmd, "/dev/null"))
+		if has := strings.Contains(got, "2/2 files"); has != c.want {
+			t.Errorf("%q on a terminal printed %q; want a progress line: %v", c.extra, got, c.want)
+		}
+		onlyFile(t, out, ".dsc")
+	}
+}
