@@ -25,7 +25,16 @@ const (
 	exitInterrupted = 130
 )
 
+// memoryLimit is the Go heap size the garbage collector aims to stay
+// under (a soft limit: a larger file to sign still fits). Without it the
+// heap grew to twice the live data, and a kernel or module run peaked at
+// 80-90 MB; with it, about 55 MB at the same speed. GOMEMLIMIT overrides it.
+const memoryLimit = 48 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	// SIGINT and SIGTERM cancel the work; output being written is
 	// finished first, so an interrupt never leaves half a package.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
