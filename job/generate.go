@@ -168,9 +168,9 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	var debs []*unsignedDeb
 	for _, path := range opts.Unsigned {
 		name := filepath.Base(path)
-		pkg, err := deb.ReadFile(path, func(*deb.Package, *deb.Entry, io.Reader) error { return deb.ErrStop })
+		pkg, err := deb.ReadControl(path)
 		if err != nil {
-			return nil, nil, inputerr.WithFile(err, name)
+			return nil, nil, err
 		}
 		spec := wanted[pkg.Name]
 		if spec == nil {
