@@ -110,6 +110,12 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch}
+	if !opts.DryRun {
+		// Everything of the tarball before debian/signatures/ is known
+		// now: compress it while the files are read and signed.
+		wopts.Precompressed = pkggen.Precompress(r.tree(), wopts, "debian/signatures/")
+	}
 	if err := r.run(ctx, opts, debs); err != nil {
 		return nil, err
 	}
@@ -119,7 +125,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if opts.DryRun {
 		return r, nil
 	}
-	written, err := pkggen.Write(opts.Output, r.tree(), pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch})
+	written, err := pkggen.Write(opts.Output, r.tree(), wopts)
 	if err != nil {
 		return nil, err
 	}

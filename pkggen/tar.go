@@ -1,10 +1,12 @@
 package pkggen
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -71,15 +73,33 @@ func WriteTar(w io.Writer, prefix string, tree []Entry, epoch time.Time) error {
 	return tw.finish()
 }
 
+// errStopWrite ends writeTarUntil at the first pending entry.
+var errStopWrite = errors.New("stop")
+
+// writeTarUntil writes what WriteTar would, up to (not including) the
+// first entry whose name in the tree starts with pending.
+func writeTarUntil(w io.Writer, prefix string, tree []Entry, epoch time.Time, pending string) error {
+	root, err := buildTree(tree, epoch)
+	if err != nil {
+		return err
+	}
+	tw := &tarWriter{w: w, epoch: epoch, stopAt: prefix + "/" + pending}
+	if err := tw.walk(root, prefix); err != nil && err != errStopWrite {
+		return err
+	}
+	return nil
+}
+
 func validPrefix(p string) bool {
 	return p != "" && p != "." && p != ".." && fs.ValidPath(p) && baseName(p) == p
 }
 
 type tarWriter struct {
-	w     io.Writer
-	epoch time.Time
-	n     int64 // bytes written
-	block [blockSize]byte
+	w      io.Writer
+	epoch  time.Time
+	stopAt string // with writeTarUntil: stop before a name with this prefix
+	n      int64  // bytes written
+	block  [blockSize]byte
 }
 
 // walk writes n, stored as member name full, and then its children.
@@ -100,6 +120,9 @@ func (tw *tarWriter) walk(n *node, full string) error {
 }
 
 func (tw *tarWriter) writeEntry(n *node, name string) error {
+	if tw.stopAt != "" && strings.HasPrefix(name, tw.stopAt) {
+		return errStopWrite
+	}
 	e := &n.entry
 	mtime := e.ModTime
 	if mtime.After(tw.epoch) {

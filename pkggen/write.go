@@ -20,6 +20,9 @@ type Options struct {
 	// SourceDateEpoch is the value of the SOURCE_DATE_EPOCH environment
 	// variable, or "" when it is unset (see Epoch).
 	SourceDateEpoch string
+	// Precompressed, from Precompress on the same tree as far as it was
+	// known, spares compressing those chunks again.
+	Precompressed *Precompressed
 }
 
 // Write builds the "3.0 (native)" source package of tree and writes
@@ -56,7 +59,7 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 	if err := WriteTar(&tarBuf, src.Name, tree, epoch); err != nil {
 		return nil, err
 	}
-	xzData, err := compressXZ(tarBuf.Bytes())
+	xzData, err := compressXZ(tarBuf.Bytes(), opts.Precompressed)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +170,7 @@ const xzChunk = 1 << 20
 
 // compressXZ compresses data with github.com/ulikunitz/xz (LZMA2, CRC64):
 // deterministic, and accepted by dpkg-source -x.
-func compressXZ(data []byte) ([]byte, error) {
+func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
 	chunks := (len(data) + xzChunk - 1) / xzChunk
 	if chunks <= 1 {
 		return compressXZStream(data)
@@ -182,8 +185,12 @@ func compressXZ(data []byte) ([]byte, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			end := min((i+1)*xzChunk, len(data))
-			out[i], errs[i] = compressXZStream(data[i*xzChunk : end])
+			chunk := data[i*xzChunk : min((i+1)*xzChunk, len(data))]
+			if xz, ok := pre.lookup(i, chunk); ok {
+				out[i] = xz
+				return
+			}
+			out[i], errs[i] = compressXZStream(chunk)
 		}()
 	}
 	wg.Wait()

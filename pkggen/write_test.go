@@ -285,7 +285,7 @@ func BenchmarkWriteTarXZ(b *testing.B) {
 		if err := WriteTar(&tarBuf, "bench", tree, changelogTime); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := compressXZ(tarBuf.Bytes()); err != nil {
+		if _, err := compressXZ(tarBuf.Bytes(), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -301,6 +301,56 @@ func BenchmarkWriteTar(b *testing.B) {
 	for b.Loop() {
 		if err := WriteTar(io.Discard, "bench", tree, changelogTime); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestPrecompress: chunks compressed ahead from the part of the tree that
+// is known give the same output as compressing everything at the end,
+// and are reused.
+func TestPrecompress(t *testing.T) {
+	t.Parallel()
+	full := benchTree()
+	// What is known before signing: everything but debian/signatures/,
+	// plus a first bulky file that sorts before it.
+	var known []Entry
+	for _, e := range full {
+		if !strings.HasPrefix(e.Name, "debian/signatures/") {
+			known = append(known, e)
+		}
+	}
+	big := Entry{Name: "debian/big.txt", Mode: 0o644, ModTime: changelogTime, Data: bytes.Repeat([]byte("debian changelog text\n"), 150000)}
+	known = append(known, big)
+	full = append(full, big)
+	opts := Options{SourceDateEpoch: "1700000000"}
+	pre := Precompress(known, opts, "debian/signatures/")
+	if pre == nil || len(pre.chunks) < 2 {
+		t.Fatalf("Precompress found %v chunks, want at least 2 of the 3.3 MB before debian/signatures/", pre)
+	}
+	a, err := Write(filepath.Join(t.TempDir(), "a"), full, Options{SourceDateEpoch: "1700000000", Precompressed: pre})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Write(filepath.Join(t.TempDir(), "b"), full, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		x, _ := os.ReadFile(a[i])
+		y, _ := os.ReadFile(b[i])
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs with precompressed chunks", filepath.Base(a[i]))
+		}
+	}
+	var tarBuf bytes.Buffer
+	src, _ := ReadSource(full)
+	epoch, _ := Epoch(src, "1700000000")
+	if err := WriteTar(&tarBuf, src.Name, full, epoch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pre.chunks {
+		if _, ok := pre.lookup(i, tarBuf.Bytes()[i*xzChunk:(i+1)*xzChunk]); !ok {
+			t.Errorf("chunk %d was precompressed but does not match the final tarball", i)
 		}
 	}
 }
