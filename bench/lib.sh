@@ -134,7 +134,9 @@ build_mksigned() {
 
 # mksigned_has_flag NAME: whether `mksigned generate -h` lists -NAME.
 mksigned_has_flag() {
-	"$MKSIGNED" generate -h 2>&1 | grep -qE -- "^ +--?$1( |\$)"
+	# Not grep -q: under pipefail its early exit would fail the pipeline
+	# (mksigned gets SIGPIPE).
+	"$MKSIGNED" generate -h 2>&1 | grep -E -- "^ +--?$1( |\$)" >/dev/null
 }
 
 # q ARG...: ARGs quoted for a shell command line.
