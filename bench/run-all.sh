@@ -12,7 +12,7 @@ set -euo pipefail
 machine_info
 summaries=()
 failed=()
-for b in ${BENCH_ONLY:-efi-shim kernel modules go}; do
+for b in ${BENCH_ONLY:-efi-shim kernel modules decoders go}; do
 	log "== $b"
 	if out=$("$BENCH_DIR/$b.sh"); then
 		printf '%s\n' "$out"
