@@ -2,13 +2,11 @@ package kmod
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,7 +179,7 @@ func TestDebianSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rebuilt, err := Sign(replaySigner{t, key.Signer.Public(), digest, si.Signature}, cert, digest)
+	rebuilt, err := Sign(testutil.ReplaySigner{T: t, Pub: key.Signer.Public(), WantHash: digest, Sig: si.Signature}, cert, digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,22 +305,4 @@ func TestVerifyStructure(t *testing.T) {
 	if err := Verify(module, []byte("garbage"), nil); err == nil {
 		t.Errorf("Verify of garbage passed")
 	}
-}
-
-// replaySigner has a given public key and returns a given signature, after
-// checking it was asked to sign the expected SHA-256 hash.
-type replaySigner struct {
-	t        *testing.T
-	pub      crypto.PublicKey
-	wantHash []byte
-	sig      []byte
-}
-
-func (s replaySigner) Public() crypto.PublicKey { return s.pub }
-
-func (s replaySigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if opts.HashFunc() != crypto.SHA256 || !bytes.Equal(digest, s.wantHash) {
-		s.t.Errorf("Sign called with %v hash %x, want SHA-256 %x", opts.HashFunc(), digest, s.wantHash)
-	}
-	return s.sig, nil
 }

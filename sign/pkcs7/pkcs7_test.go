@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,28 +326,6 @@ func debianEFISignature(t *testing.T, deb, path string) []byte {
 	return sig
 }
 
-// replaySigner has a given public key and returns a given signature,
-// after checking it was asked to sign the expected hash. It lets Sign
-// rebuild a published signature without its private key.
-type replaySigner struct {
-	t        *testing.T
-	pub      crypto.PublicKey
-	wantHash []byte
-	sig      []byte
-}
-
-func (s replaySigner) Public() crypto.PublicKey { return s.pub }
-
-func (s replaySigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if opts.HashFunc() != crypto.SHA256 {
-		s.t.Errorf("Sign called with hash %v, want SHA-256", opts.HashFunc())
-	}
-	if !bytes.Equal(digest, s.wantHash) {
-		s.t.Errorf("Sign called with hash %x, want %x", digest, s.wantHash)
-	}
-	return s.sig, nil
-}
-
 // TestDebianEFISignatures rebuilds Debian's published Authenticode
 // signatures byte for byte: the same content, signing time, certificate
 // and RSA value through our builder must give Debian's DER.
@@ -386,7 +363,7 @@ func TestDebianEFISignatures(t *testing.T) {
 				t.Fatalf("Verify of Debian's signature: %v", err)
 			}
 			attrsHash := sha256.Sum256(si.RawSignedAttrs)
-			got, err := Sign(replaySigner{t, cert.PublicKey, attrsHash[:], si.Signature}, cert, SignOptions{
+			got, err := Sign(testutil.ReplaySigner{T: t, Pub: cert.PublicKey, WantHash: attrsHash[:], Sig: si.Signature}, cert, SignOptions{
 				ContentType:        sd.ContentType,
 				Content:            sd.Content,
 				Digest:             digest,
