@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -63,6 +64,51 @@ func Digest(module []byte) ([]byte, error) {
 	}
 	h := sha256.Sum256(module)
 	return h[:], nil
+}
+
+// Digester computes Digest over a module written to it in pieces, so that
+// a module read from a package stream is hashed as it arrives and never
+// held whole. It keeps the first HeadSize and the last len(Magic) bytes,
+// which is all a caller needs to check the module's kind and whether it
+// is signed.
+type Digester struct {
+	h    hash.Hash
+	n    int64
+	head [HeadSize]byte
+	tail [len(Magic)]byte // the last min(n, len(Magic)) bytes, at the end
+}
+
+// HeadSize is how much of the start of a module a Digester keeps: an ELF
+// header (64 bytes for ELF64).
+const HeadSize = 64
+
+// NewDigester returns a Digester for one module.
+func NewDigester() *Digester { return &Digester{h: sha256.New()} }
+
+// Write hashes p; it never fails.
+func (d *Digester) Write(p []byte) (int, error) {
+	if d.n < HeadSize {
+		copy(d.head[d.n:], p)
+	}
+	if len(p) >= len(d.tail) {
+		copy(d.tail[:], p[len(p)-len(d.tail):])
+	} else {
+		copy(d.tail[:], d.tail[len(p):])
+		copy(d.tail[len(d.tail)-len(p):], p)
+	}
+	d.n += int64(len(p))
+	return d.h.Write(p)
+}
+
+// Head returns the module's first bytes, up to HeadSize.
+func (d *Digester) Head() []byte { return d.head[:min(d.n, HeadSize)] }
+
+// Digest returns what Digest returns for the whole module written so far.
+func (d *Digester) Digest() ([]byte, error) {
+	if d.n >= int64(len(Magic)) && string(d.tail[:]) == Magic {
+		return nil, fmt.Errorf("digest: %w", ErrSigned)
+	}
+	return d.h.Sum(nil), nil
 }
 
 // SignOptions selects variants of the signature sign-file can make.
@@ -166,23 +212,9 @@ func Strip(signed []byte) ([]byte, error) {
 // nil, only the structure is checked: a module signature carries no
 // certificate, so nothing else can be.
 func Verify(module, sig []byte, cert *x509.Certificate) error {
-	sd, err := pkcs7.Parse(sig)
+	sd, err := parseModuleSignature(sig)
 	if err != nil {
-		return fmt.Errorf("module signature: %w", err)
-	}
-	if !sd.ContentType.Equal(pkcs7.OIDData) {
-		return fmt.Errorf("module signature: content type is %v, want data (%v)", sd.ContentType, pkcs7.OIDData)
-	}
-	if sd.Content != nil {
-		return errors.New("module signature: embeds its content, want detached")
-	}
-	if len(sd.Signers) == 0 {
-		return errors.New("module signature: no signers")
-	}
-	for i := range sd.Signers {
-		if sd.Signers[i].RawSignedAttrs != nil {
-			return fmt.Errorf("module signature: signer %d has signed attributes, which the kernel rejects", i)
-		}
+		return err
 	}
 	if cert == nil {
 		return nil
@@ -191,6 +223,47 @@ func Verify(module, sig []byte, cert *x509.Certificate) error {
 	if err != nil {
 		return fmt.Errorf("module signature: %w", err)
 	}
+	return verifySigners(sd, digest, cert)
+}
+
+// parseModuleSignature parses sig and checks its structure as the kernel
+// does.
+func parseModuleSignature(sig []byte) (*pkcs7.SignedData, error) {
+	sd, err := pkcs7.Parse(sig)
+	if err != nil {
+		return nil, fmt.Errorf("module signature: %w", err)
+	}
+	if !sd.ContentType.Equal(pkcs7.OIDData) {
+		return nil, fmt.Errorf("module signature: content type is %v, want data (%v)", sd.ContentType, pkcs7.OIDData)
+	}
+	if sd.Content != nil {
+		return nil, errors.New("module signature: embeds its content, want detached")
+	}
+	if len(sd.Signers) == 0 {
+		return nil, errors.New("module signature: no signers")
+	}
+	for i := range sd.Signers {
+		if sd.Signers[i].RawSignedAttrs != nil {
+			return nil, fmt.Errorf("module signature: signer %d has signed attributes, which the kernel rejects", i)
+		}
+	}
+	return sd, nil
+}
+
+// VerifyDigest is Verify for a module known by its Digest: it checks sig
+// as Verify does, against cert, which must not be nil.
+func VerifyDigest(digest, sig []byte, cert *x509.Certificate) error {
+	if cert == nil {
+		return errors.New("module signature: no certificate to check it against")
+	}
+	sd, err := parseModuleSignature(sig)
+	if err != nil {
+		return err
+	}
+	return verifySigners(sd, digest, cert)
+}
+
+func verifySigners(sd *pkcs7.SignedData, digest []byte, cert *x509.Certificate) error {
 	var first error
 	for i := range sd.Signers {
 		err := sd.Signers[i].Verify(cert, digest)

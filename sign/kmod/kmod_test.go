@@ -300,9 +300,107 @@ func TestVerifyStructure(t *testing.T) {
 					t.Errorf("cert=%v: got %v, want an error containing %q", cert != nil, err, tt.want)
 				}
 			}
+			if err := VerifyDigest(digest[:], sig, key.Cert); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("VerifyDigest: got %v, want an error containing %q", err, tt.want)
+			}
 		})
 	}
 	if err := Verify(module, []byte("garbage"), nil); err == nil {
 		t.Errorf("Verify of garbage passed")
 	}
+}
+
+// TestVerifyDigest: a good signature verifies against its module's
+// digest and certificate, and not against another digest, another
+// certificate or none.
+func TestVerifyDigest(t *testing.T) {
+	t.Parallel()
+	key, other := testutil.NewKey(t, 2048), testutil.NewKey(t, 4096) // NewKey caches one key per size
+	_, module := debianModule(t)
+	digest, err := Digest(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := Sign(key.Signer, key.Cert, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyDigest(digest, sig, key.Cert); err != nil {
+		t.Errorf("VerifyDigest of a good signature: %v", err)
+	}
+	if err := Verify(module, sig, key.Cert); err != nil {
+		t.Errorf("Verify of a good signature: %v", err)
+	}
+	wrong := sha256.Sum256([]byte("another module"))
+	for name, err := range map[string]error{
+		"other digest": VerifyDigest(wrong[:], sig, key.Cert),
+		"other cert":   VerifyDigest(digest, sig, other.Cert),
+		"no cert":      VerifyDigest(digest, sig, nil),
+	} {
+		if err == nil {
+			t.Errorf("VerifyDigest with %s passed", name)
+		}
+	}
+}
+
+// TestDigester: hashing a module in pieces of any size gives Digest's
+// answer, including refusing a signed module whose magic arrives split
+// across writes, and keeps the module's first bytes.
+func TestDigester(t *testing.T) {
+	t.Parallel()
+	signed, unsigned := debianModule(t)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"unsigned", unsigned},
+		{"signed", signed},
+		{"empty", nil},
+		{"short", []byte("\x7fELF")},
+		{"magic alone", []byte(Magic)},
+		{"magic less a byte", []byte(Magic[1:])},
+	} {
+		wantDigest, wantErr := Digest(tc.in)
+		for _, piece := range []int{1, 3, 27, 28, 29, 64, 4096, len(tc.in) + 1} {
+			d := NewDigester()
+			for rest := tc.in; len(rest) > 0; {
+				n := min(piece, len(rest))
+				if m, err := d.Write(rest[:n]); m != n || err != nil {
+					t.Fatalf("%s: Write = %d, %v", tc.name, m, err)
+				}
+				rest = rest[n:]
+			}
+			got, err := d.Digest()
+			if !bytes.Equal(got, wantDigest) || (err == nil) != (wantErr == nil) {
+				t.Errorf("%s, pieces of %d: Digest = %x, %v; want %x, %v", tc.name, piece, got, err, wantDigest, wantErr)
+			}
+			if wantErr != nil && !errors.Is(err, ErrSigned) {
+				t.Errorf("%s, pieces of %d: error %v is not ErrSigned", tc.name, piece, err)
+			}
+			if want := tc.in[:min(len(tc.in), HeadSize)]; !bytes.Equal(d.Head(), want) {
+				t.Errorf("%s, pieces of %d: Head = %q, want %q", tc.name, piece, d.Head(), want)
+			}
+		}
+	}
+}
+
+// FuzzDigester: any split of any input digests as the whole does.
+func FuzzDigester(f *testing.F) {
+	signed, unsigned := debianModule(f)
+	f.Add(signed[len(signed)-100:], uint16(7))
+	f.Add(unsigned[:200], uint16(1))
+	f.Add([]byte(Magic), uint16(13))
+	f.Fuzz(func(t *testing.T, in []byte, split uint16) {
+		d := NewDigester()
+		for rest, n := in, int(split)%31+1; len(rest) > 0; n = n*7%31 + 1 {
+			n = min(n, len(rest))
+			d.Write(rest[:n])
+			rest = rest[n:]
+		}
+		got, err := d.Digest()
+		want, wantErr := Digest(in)
+		if !bytes.Equal(got, want) || (err == nil) != (wantErr == nil) {
+			t.Fatalf("Digester = %x, %v; Digest = %x, %v", got, err, want, wantErr)
+		}
+	})
 }
