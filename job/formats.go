@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/mksigned/mksigned/sign"
@@ -29,6 +30,20 @@ type format struct {
 	// attach returns data with sig attached, as the signed package's build
 	// (sbattach, sign-file) will.
 	attach func(data, sig []byte) ([]byte, error)
+
+	// For formats whose digest needs no random access to the file, the
+	// reader hashes each file as it streams past instead of holding it:
+	// newStream starts that (nil for formats that need the whole file), and
+	// verifyDigest is verify given the digest.
+	newStream    func() streamDigester
+	verifyDigest func(digest, sig []byte, cert *x509.Certificate) error
+}
+
+// streamDigester is written a whole file; finish then checks it as check
+// would and returns digest's answer.
+type streamDigester interface {
+	io.Writer
+	finish() ([]byte, error)
 }
 
 var formats = map[template.SigType]format{
@@ -64,13 +79,44 @@ var formats = map[template.SigType]format{
 		},
 		verify: kmod.Verify,
 		attach: kmod.Attach,
+
+		newStream:    func() streamDigester { return moduleDigester{kmod.NewDigester()} },
+		verifyDigest: kmod.VerifyDigest,
 	},
+}
+
+// moduleDigester checks and hashes a kernel module as it streams past: a
+// distribution's thousands of modules are hashed by the reader and never
+// held.
+type moduleDigester struct{ *kmod.Digester }
+
+func (m moduleDigester) finish() ([]byte, error) {
+	if err := checkModuleHead(m.Head()); err != nil {
+		return nil, err
+	}
+	d, err := m.Digest()
+	if errors.Is(err, kmod.ErrSigned) {
+		return nil, kmod.ErrSigned // as checkModule says it
+	}
+	return d, err
 }
 
 // checkModule says whether data is an unsigned kernel module: an ELF
 // relocatable object (ELF e_type ET_REL, as every .ko is) without an
 // appended signature. It does not hash: digest does that once.
 func checkModule(data []byte) error {
+	if err := checkModuleHead(data); err != nil {
+		return err
+	}
+	if kmod.IsSigned(data) {
+		return kmod.ErrSigned
+	}
+	return nil
+}
+
+// checkModuleHead is checkModule's look at the ELF header, given at least
+// the module's first 18 bytes (or all of it).
+func checkModuleHead(data []byte) error {
 	if len(data) < 18 || string(data[:4]) != "\x7fELF" {
 		return errors.New("not an ELF file, so not a kernel module")
 	}
@@ -85,9 +131,6 @@ func checkModule(data []byte) error {
 	}
 	if etype != 1 {
 		return fmt.Errorf("ELF file of type %d, but a kernel module is relocatable (ET_REL, 1)", etype)
-	}
-	if kmod.IsSigned(data) {
-		return kmod.ErrSigned
 	}
 	return nil
 }

@@ -177,3 +177,51 @@ func TestCompressions(t *testing.T) {
 		})
 	}
 }
+
+// TestModuleNotSignable: a listed module that is already signed (Debian's
+// dummy.ko as shipped, build signature and all) or is an ELF file but not
+// a relocatable object is refused, naming the package, member and path,
+// whether signing, checking --signatures or planning a dry run. Modules
+// are checked as they stream past (never held whole), so this covers that
+// path's checks.
+func TestModuleNotSignable(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	signed, err := os.ReadFile(testutil.DebianFixture(t, "dummy.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notRel := unsignedModule(t)
+	notRel[16] = 2 // e_type ET_EXEC
+	tmpl := hardTemplate(t, hardModule+":linux-module")
+	sigs := t.TempDir()
+	writeFile(t, filepath.Join(sigs, hardPkg, hardModule+".sig"), []byte{0x30, 0x03, 0x02, 0x01, 0x00}, 0o644)
+	for _, c := range []struct {
+		name   string
+		module []byte
+		want   string
+	}{
+		{"already signed", signed, "module already carries a signature"},
+		{"not relocatable", notRel, "ELF file of type 2, but a kernel module is relocatable"},
+		{"empty", nil, "not an ELF file"},
+	} {
+		deb := hardDeb(t, ".xz", compressed(t, []hardFile{{name: hardModule, size: -1, data: c.module}}, "xz"))
+		for mode, extra := range map[string][]string{
+			"sign":       {"--key", key, "--cert", cert},
+			"signatures": {"--signatures", sigs, "--cert", cert},
+			"dry run":    {"--dry-run"},
+		} {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				parent := t.TempDir()
+				args := append([]string{"generate", "--template", tmpl, "--unsigned", deb, "--output", filepath.Join(parent, "out")}, extra...)
+				r := mksigned(t, "", nil, args...)
+				want := filepath.Base(deb) + ": data.tar.xz: " + hardModule + ": sig_type linux-module: " + c.want
+				if r.code != 1 || !strings.Contains(r.stderr, want) {
+					t.Errorf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, want)
+				}
+				if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+					t.Errorf("left behind in the output's parent: %v", ents)
+				}
+			})
+		}
+	}
+}
