@@ -1,0 +1,24 @@
+package job
+
+import (
+	"runtime"
+	"syscall"
+)
+
+// lowerPriority locks the calling goroutine to its thread and lowers that
+// thread's CPU priority by workerNice (Linux's nice is per thread). The
+// goroutine must not unlock: the thread then ends with it, and no other
+// goroutine runs at the lowered priority. It reports whether the priority
+// was lowered.
+func lowerPriority() bool {
+	runtime.LockOSThread()
+	tid := syscall.Gettid()
+	// The raw getpriority system call returns 20 - nice.
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+	if err != nil {
+		return false
+	}
+	return syscall.Setpriority(syscall.PRIO_PROCESS, tid, min(20-raw+workerNice, 19)) == nil
+}
+
+const canLowerPriority = true
