@@ -46,3 +46,37 @@ func dpkgTimestamp(t *testing.T, cl string) int64 {
 	}
 	return n
 }
+
+// TestParseTopLongChangelog: only the top entry counts, however long the
+// rest is and whatever it holds (here an older entry with a one-digit day
+// and one that is malformed), and the result is what dpkg-parsechangelog
+// says of the whole file.
+func TestParseTopLongChangelog(t *testing.T) {
+	t.Parallel()
+	top := "linux-signed-amd64 (6.1.192+3) bookworm-security; urgency=high\n\n  * Sign kernel from linux 6.1.192-3\n\n -- Debian signing service <ftpmaster@debian.org>  Sat, 14 Nov 2026 10:11:12 +0000\n"
+	older := "\nlinux-signed-amd64 (6.1.191+1) bookworm; urgency=medium\n\n  * x\n\n -- A B <a@example.org>  Mon, 1 Jun 2026 00:00:00 +0000\n\nbroken entry\n -- nobody\n"
+	cl := top + strings.Repeat(older, 2000)
+	for name, in := range map[string]string{"whole": cl, "top only": top} {
+		e, err := ParseTop([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if e.Version.String() != "6.1.192+3" || e.When.Unix() != dpkgTimestamp(t, cl) {
+			t.Errorf("%s: version %s, time %d; want 6.1.192+3 and dpkg-parsechangelog's %d", name, e.Version, e.When.Unix(), dpkgTimestamp(t, cl))
+		}
+	}
+	if got := string(topEntry([]byte(cl))); got != top {
+		t.Errorf("topEntry = %q, want %q", got, top)
+	}
+}
+
+func BenchmarkParseTopLinux(b *testing.B) {
+	top := "linux-signed-amd64 (6.1.192+3) bookworm-security; urgency=high\n\n  * Sign kernel\n\n -- Debian signing service <ftpmaster@debian.org>  Sat, 14 Nov 2026 10:11:12 +0000\n"
+	cl := []byte(top + strings.Repeat("\nlinux (6.1.1-1) unstable; urgency=medium\n\n  * A change of the kernel that is described at some length.\n\n -- A B <a@example.org>  Mon, 01 Jun 2026 00:00:00 +0000\n", 30000))
+	b.SetBytes(int64(len(cl)))
+	for b.Loop() {
+		if _, err := ParseTop(cl); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
