@@ -66,6 +66,9 @@ func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
 	// xzMaxDict.
 	x := &externalXZ{cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=1",
 		fmt.Sprintf("--memlimit-decompress=%d", xzMaxDict+xzMaxDict/4), "--no-warn")}
+	// finalErr reads xz's messages in English: without LC_ALL=C, LANGUAGE
+	// picks a translation even under the C.UTF-8 locale.
+	x.cmd.Env = append(os.Environ(), "LC_ALL=C")
 	x.cmd.Stdin = r
 	x.cmd.Stderr = &x.stderr
 	out, err := x.cmd.StdoutPipe()

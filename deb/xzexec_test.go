@@ -91,6 +91,12 @@ func TestExternalXZ(t *testing.T) {
 	}
 
 	t.Setenv(EnvDecompress, "external")
+	// xz's messages are read in English whatever the user's language (xz
+	// ships a German translation, which LANGUAGE selects even under
+	// C.UTF-8).
+	t.Setenv("LANG", "C.UTF-8")
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LANGUAGE", "de")
 	for _, c := range []struct {
 		name, want string
 		in         []byte
