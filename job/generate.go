@@ -58,7 +58,8 @@ type GenerateOptions struct {
 	// top date.
 	SourceDateEpoch string
 	// Jobs is how many files are signed at once; 0 means one per CPU. The
-	// output does not depend on it.
+	// output does not depend on it. Give the process Procs(Jobs,
+	// len(Unsigned)) Ps (runtime.GOMAXPROCS) for the best overlap.
 	Jobs int
 	// Progress, when set, is called from several goroutines as work
 	// advances.
@@ -240,16 +241,6 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		jobs = runtime.NumCPU()
 	}
 	nreaders := min(jobs, len(debs))
-	// Workers sign at a lower CPU priority than the readers that feed them
-	// (lowerPriority). A worker's thread that the kernel has set aside
-	// still holds its P, so the readers get Ps of their own: without them
-	// they waited for a worker to be preempted, and the xz program behind
-	// them stalled on a full pipe.
-	if canLowerPriority {
-		if want := jobs + nreaders; want > runtime.GOMAXPROCS(0) {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
-		}
-	}
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -277,28 +268,56 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		opts.Progress(p)
 	}
 
-	tasks := newQueue()
+	tasks := newQueue(len(r.Items))
+	handle := func(t task) {
+		if failed.Load() {
+			tasks.done(t)
+			return
+		}
+		err := r.process(opts, t)
+		tasks.done(t)
+		if err != nil {
+			fail(err)
+			return
+		}
+		mu.Lock()
+		done++
+		mu.Unlock()
+		report()
+	}
+	// While packages are read, workers sign at a lower CPU priority than
+	// the readers (and the xz programs) that feed them: decoding is the
+	// critical path, and signing catches up from the queue. Once reading
+	// is over they finish the file in hand and leave (their threads end
+	// with them), and workers at the normal priority sign the rest: on a
+	// busy machine, signing then gets its fair share again.
 	var workers sync.WaitGroup
+	readersDone := make(chan struct{})
 	for range jobs {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			lowerPriority()
-			for t := range tasks.ch {
-				if failed.Load() {
-					tasks.done(t)
-					continue
+			if !lowerPriority() {
+				for t := range tasks.ch {
+					handle(t)
 				}
-				err := r.process(opts, t)
-				tasks.done(t)
-				if err != nil {
-					fail(err)
-					continue
+				return
+			}
+			for {
+				select {
+				case <-readersDone:
+					return
+				default:
 				}
-				mu.Lock()
-				done++
-				mu.Unlock()
-				report()
+				select {
+				case t, ok := <-tasks.ch:
+					if !ok {
+						return
+					}
+					handle(t)
+				case <-readersDone:
+					return
+				}
 			}
 		}()
 	}
@@ -322,6 +341,18 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		}()
 	}
 	readers.Wait()
+	close(readersDone)
+	if canLowerPriority {
+		for range jobs {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				for t := range tasks.ch {
+					handle(t)
+				}
+			}()
+		}
+	}
 	close(tasks.ch)
 	workers.Wait()
 	if firstErr == nil {
@@ -330,13 +361,32 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	return firstErr
 }
 
+// Procs is how many Ps (runtime.GOMAXPROCS) Generate with jobs workers
+// and the given number of packages wants: while reading, a worker's
+// thread that the kernel has set aside for a reader still holds its P,
+// so the readers need Ps of their own. Without them they waited for a
+// worker to be preempted, and the xz program behind them stalled on a
+// full pipe. It is at least runtime.NumCPU() when jobs is 0.
+func Procs(jobs, packages int) int {
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	if !canLowerPriority {
+		return jobs
+	}
+	return jobs + min(jobs, packages)
+}
+
 // workerNice is how much lower than the readers' the workers' CPU
 // priority is. Decoding is the critical path: the xz program decodes
 // 4,000 modules (56 MB of xz) in about 3.4 s, while their signing can
 // catch up from the queue. At equal priority the kernel gave xz a third of
 // two CPUs beside two signing threads, and the run took 6.5-7.7 s; with
 // the workers at nice +10 it takes 4.8-5.7 s (bench/modules.sh; +5 gave
-// 5.6-5.9 s, +19 5.3-5.4 s).
+// 5.6-5.9 s, +19 5.3-5.4 s). Lowered for the whole run, signing would get
+// a tenth of a CPU against each busy process of a shared build machine,
+// hence the normal-priority workers once reading is over; leaving one CPU
+// to the readers instead of lowering anything was about 5% slower.
 const workerNice = 10
 
 // queueBytes is how much file data may wait between readers and workers.
@@ -357,8 +407,10 @@ type queue struct {
 	used int64
 }
 
-func newQueue() *queue {
-	q := &queue{ch: make(chan task, 4096)}
+// newQueue returns a queue for n listed files: its channel holds them
+// all, so that digests, which take no room, never wait.
+func newQueue(n int) *queue {
+	q := &queue{ch: make(chan task, max(n, 1))}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }

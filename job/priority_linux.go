@@ -13,6 +13,12 @@ import (
 func lowerPriority() bool {
 	runtime.LockOSThread()
 	tid := syscall.Gettid()
+	if tid == syscall.Getpid() {
+		// The main thread outlives a goroutine locked to it (the runtime
+		// parks it instead), and ps shows its priority as the process's.
+		runtime.UnlockOSThread()
+		return false
+	}
 	// The raw getpriority system call returns 20 - nice.
 	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
 	if err != nil {

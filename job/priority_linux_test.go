@@ -9,21 +9,43 @@ import (
 	"testing"
 )
 
-// threadNice returns the nice value of the thread tid of this process, as
-// the kernel reports it in /proc.
-func threadNice(t *testing.T, tid int) int {
-	t.Helper()
+// niceOf returns the nice value of the thread tid of this process, as the
+// kernel reports it in /proc.
+func niceOf(tid int) (int, error) {
 	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/stat")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	// Field 19 is nice; fields start after the parenthesised command name.
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	n, err := strconv.Atoi(f[16])
-	if err != nil {
-		t.Fatal(err)
+	return strconv.Atoi(f[16])
+}
+
+// Package initialisation runs on the main thread, where lowerPriority
+// must do nothing.
+var onMain = func() (r struct {
+	lowered, main bool
+	before, after int
+	err           error
+}) {
+	tid := syscall.Gettid()
+	r.main = tid == syscall.Getpid()
+	if r.before, r.err = niceOf(tid); r.err != nil {
+		return r
 	}
-	return n
+	r.lowered = lowerPriority()
+	r.after, r.err = niceOf(tid)
+	return r
+}()
+
+func TestLowerPriorityNotOnMainThread(t *testing.T) {
+	r := onMain
+	if r.err != nil || !r.main {
+		t.Fatalf("package init: main thread %v, %v", r.main, r.err)
+	}
+	if r.lowered || r.after != r.before {
+		t.Errorf("on the main thread lowerPriority = %v, nice %d to %d; want false and unchanged", r.lowered, r.before, r.after)
+	}
 }
 
 // TestLowerPriority: a worker's thread runs at workerNice below where it
@@ -32,22 +54,44 @@ func threadNice(t *testing.T, tid int) int {
 func TestLowerPriority(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	before := threadNice(t, syscall.Gettid())
-	type result struct{ tid, nice int }
-	ch := make(chan result)
-	go func() {
-		if !lowerPriority() {
-			t.Error("lowerPriority did not lower the priority")
+	self := syscall.Gettid()
+	before, err := niceOf(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		lowered bool
+		tid     int
+		nice    int
+		err     error
+	}
+	var r result
+	// A new goroutine may start on the main thread, where lowerPriority
+	// declines: try again on another.
+	for range 20 {
+		ch := make(chan result)
+		go func() {
+			var r result
+			r.lowered = lowerPriority()
+			r.tid = syscall.Gettid()
+			r.nice, r.err = niceOf(r.tid)
+			ch <- r
+		}()
+		if r = <-ch; r.err != nil {
+			t.Fatal(r.err)
 		}
-		tid := syscall.Gettid()
-		ch <- result{tid, threadNice(t, tid)}
-	}()
-	r := <-ch
+		if r.tid != syscall.Getpid() {
+			break
+		}
+	}
+	if !r.lowered {
+		t.Fatal("lowerPriority did not lower the priority")
+	}
 	if want := min(before+workerNice, 19); r.nice != want {
 		t.Errorf("worker thread's nice = %d, want %d", r.nice, want)
 	}
-	if got := threadNice(t, syscall.Gettid()); got != before {
-		t.Errorf("this thread's nice changed from %d to %d", before, got)
+	if got, err := niceOf(self); err != nil || got != before {
+		t.Errorf("this thread's nice changed from %d to %d (%v)", before, got, err)
 	}
 	// The worker has returned while locked, so its thread goes away.
 	for range 100 {
@@ -58,4 +102,16 @@ func TestLowerPriority(t *testing.T) {
 		syscall.Nanosleep(&syscall.Timespec{Nsec: 1e6}, nil)
 	}
 	t.Errorf("the worker's thread %d outlived it", r.tid)
+}
+
+// TestProcs: readers get Ps beside the workers.
+func TestProcs(t *testing.T) {
+	for _, c := range []struct{ jobs, pkgs, want int }{{2, 1, 3}, {2, 3, 4}, {4, 3, 7}, {1, 1, 2}} {
+		if got := Procs(c.jobs, c.pkgs); got != c.want {
+			t.Errorf("Procs(%d, %d) = %d, want %d", c.jobs, c.pkgs, got, c.want)
+		}
+	}
+	if got := Procs(0, 1); got != runtime.NumCPU()+1 {
+		t.Errorf("Procs(0, 1) = %d, want NumCPU+1 = %d", got, runtime.NumCPU()+1)
+	}
 }

@@ -81,6 +81,11 @@ template changelog's top date: the same inputs give the same bytes.
 			defer bar.finish()
 		}
 	}
+	// Readers need Ps beside the workers (job.Procs). This is for the
+	// whole process; a command runs one Generate.
+	if p := job.Procs(o.Jobs, len(o.Unsigned)); p > runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(p)
+	}
 	r, err := job.Generate(ctx, o)
 	if err != nil {
 		return err
