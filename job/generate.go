@@ -467,7 +467,9 @@ func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool,
 	}
 	left := len(d.items)
 	seen := map[string]bool{}
-	buf := make([]byte, 64<<10)
+	// As large as the xz program's read buffer, so that reads of a module
+	// bypass that buffer instead of being copied through it.
+	buf := make([]byte, 256<<10)
 	_, err = deb.Read(src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		if stop() {
 			return errStopped
