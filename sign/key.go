@@ -31,21 +31,31 @@ type Key struct {
 	Cert   *x509.Certificate
 }
 
-// ErrEncryptedKey means a PEM private key is encrypted, which is not
-// supported: decrypt it, or keep it on a PKCS#11 token.
-var ErrEncryptedKey = errors.New("encrypted private keys are not supported (decrypt it, e.g. with openssl pkey, or use a PKCS#11 token)")
+// ErrEncryptedKey means a PEM private key is encrypted and no passphrase
+// was given for it.
+var ErrEncryptedKey = errors.New("the private key is encrypted and no passphrase was given")
 
-// LoadPEMKey loads a PEM private key (PKCS #1 "RSA PRIVATE KEY", PKCS #8
+// Passphrase returns the passphrase of an encrypted key. It is called only
+// when the key turns out to be encrypted.
+type Passphrase func() ([]byte, error)
+
+// LoadPEMKey is LoadKey for a key that is not encrypted.
+func LoadPEMKey(keyPath, certPath string) (*Key, error) { return LoadKey(keyPath, certPath, nil) }
+
+// LoadKey loads a PEM private key (PKCS #1 "RSA PRIVATE KEY", PKCS #8
 // "PRIVATE KEY" or SEC 1 "EC PRIVATE KEY") from keyPath and a certificate,
 // PEM or DER, from certPath, and checks that the key belongs to the
-// certificate. Only RSA and ECDSA keys are accepted. Errors name the files
-// and never contain key material.
-func LoadPEMKey(keyPath, certPath string) (*Key, error) {
+// certificate. Only RSA and ECDSA keys are accepted. An encrypted key
+// (PKCS #8 "ENCRYPTED PRIVATE KEY" with PBES2, or OpenSSL's traditional
+// Proc-Type/DEK-Info encryption) is decrypted with passphrase; with
+// passphrase nil it is ErrEncryptedKey. Errors name the files and never
+// contain key material or the passphrase.
+func LoadKey(keyPath, certPath string, passphrase Passphrase) (*Key, error) {
 	cert, err := LoadCertificate(certPath)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := loadPEMPrivateKey(keyPath)
+	signer, err := loadPEMPrivateKey(keyPath, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -56,12 +66,12 @@ func LoadPEMKey(keyPath, certPath string) (*Key, error) {
 	return &Key{Signer: signer, Cert: cert}, nil
 }
 
-func loadPEMPrivateKey(path string) (crypto.Signer, error) {
+func loadPEMPrivateKey(path string, passphrase Passphrase) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err) // the error names the file
 	}
-	signer, err := parsePEMPrivateKey(data)
+	signer, err := parsePEMPrivateKey(data, passphrase)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
@@ -70,7 +80,13 @@ func loadPEMPrivateKey(path string) (crypto.Signer, error) {
 
 // parsePEMPrivateKey returns the first private key in data. Its errors
 // never quote data.
-func parsePEMPrivateKey(data []byte) (crypto.Signer, error) {
+func parsePEMPrivateKey(data []byte, passphrase Passphrase) (crypto.Signer, error) {
+	getPass := func() ([]byte, error) {
+		if passphrase == nil {
+			return nil, ErrEncryptedKey
+		}
+		return passphrase()
+	}
 	rest := data
 	for {
 		var block *pem.Block
@@ -80,23 +96,47 @@ func parsePEMPrivateKey(data []byte) (crypto.Signer, error) {
 		}
 		var key any
 		var err error
+		der, decrypted := block.Bytes, false
 		switch block.Type {
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, ErrEncryptedKey
+			pass, err := getPass()
+			if err != nil {
+				return nil, err
+			}
+			if der, err = decryptPKCS8(block.Bytes, pass); err != nil {
+				return nil, err
+			}
+			block.Type, decrypted = "PRIVATE KEY", true
 		case "RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY":
-			if _, ok := block.Headers["DEK-Info"]; ok || block.Headers["Proc-Type"] == "4,ENCRYPTED" {
-				return nil, ErrEncryptedKey
+			//lint:ignore SA1019 the traditional encryption is weak (an MD5-based KDF), but keys made by openssl -traditional exist, and reading one is no weaker than the file
+			if x509.IsEncryptedPEMBlock(block) {
+				pass, err := getPass()
+				if err != nil {
+					return nil, err
+				}
+				//lint:ignore SA1019 as above
+				if der, err = x509.DecryptPEMBlock(block, pass); err != nil {
+					return nil, ErrPassphrase
+				}
+				decrypted = true
+			} else if _, ok := block.Headers["DEK-Info"]; ok || block.Headers["Proc-Type"] != "" {
+				return nil, fmt.Errorf("PEM block %q: unknown encryption headers", block.Type)
 			}
 		default:
 			continue // EC PARAMETERS, a certificate in the same file, ...
 		}
 		switch block.Type {
 		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+			key, err = x509.ParsePKCS1PrivateKey(der)
 		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+			key, err = x509.ParsePKCS8PrivateKey(der)
 		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
+			key, err = x509.ParseECPrivateKey(der)
+		}
+		if err != nil && decrypted {
+			// A padding check lets about one wrong passphrase in 256
+			// through; what it decrypts to does not parse.
+			return nil, ErrPassphrase
 		}
 		if err != nil {
 			return nil, fmt.Errorf("PEM block %q: %w", block.Type, err)

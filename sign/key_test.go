@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"crypto"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -165,4 +166,104 @@ func TestLoadCertificate(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", path, c.Subject, k.Cert.Subject)
 		}
 	}
+}
+
+// TestLoadEncryptedKeys decrypts the encrypted keys openssl writes: PKCS #8
+// with PBES2 (each PRF and cipher openssl offers that we accept), and the
+// traditional Proc-Type/DEK-Info form. A wrong passphrase is
+// ErrPassphrase, none is ErrEncryptedKey, an unsupported scheme says which,
+// and no error shows the passphrase or key material.
+func TestLoadEncryptedKeys(t *testing.T) {
+	t.Parallel()
+	openssl := testutil.RequireTool(t, "openssl")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	testutil.Run(t, dir, openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem",
+		"-subj", "/CN=openssl encrypted key", "-days", "3650")
+	testutil.Run(t, dir, openssl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.pem")
+	testutil.Run(t, dir, openssl, "req", "-x509", "-new", "-key", "ec.pem", "-out", "ec.crt", "-subj", "/CN=openssl ec key", "-days", "3650")
+	const pass = "correct horse battery staple"
+	type keyCase struct{ file, cert string }
+	var cases []keyCase
+	add := func(name, in, cert string, args ...string) {
+		testutil.Run(t, dir, openssl, append([]string{"pkcs8", "-topk8", "-in", in, "-passout", "pass:" + pass, "-out", name}, args...)...)
+		cases = append(cases, keyCase{name, cert})
+	}
+	add("aes256-sha256.pem", "k.pem", "c.pem", "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256")
+	add("aes128-sha1.pem", "k.pem", "c.pem", "-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1")
+	add("aes192-sha512.pem", "k.pem", "c.pem", "-v2", "aes-192-cbc", "-v2prf", "hmacWithSHA512", "-iter", "10000")
+	add("des3-sha384.pem", "k.pem", "c.pem", "-v2", "des-ede3-cbc", "-v2prf", "hmacWithSHA384")
+	add("ec-aes256.pem", "ec.pem", "ec.crt", "-v2", "aes-256-cbc")
+	testutil.Run(t, dir, openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-aes256", "-pass", "pass:"+pass, "-out", "genpkey.pem")
+	testutil.Run(t, dir, openssl, "req", "-x509", "-new", "-key", "genpkey.pem", "-passin", "pass:"+pass, "-out", "genpkey.crt", "-subj", "/CN=genpkey", "-days", "3650")
+	cases = append(cases, keyCase{"genpkey.pem", "genpkey.crt"})
+	testutil.Run(t, dir, openssl, "rsa", "-in", "k.pem", "-traditional", "-aes256", "-passout", "pass:"+pass, "-out", "trad-aes.pem")
+	testutil.Run(t, dir, openssl, "rsa", "-in", "k.pem", "-traditional", "-des3", "-passout", "pass:"+pass, "-out", "trad-des3.pem")
+	testutil.Run(t, dir, openssl, "ec", "-in", "ec.pem", "-aes128", "-passout", "pass:"+pass, "-out", "trad-ec.pem")
+	cases = append(cases, keyCase{"trad-aes.pem", "c.pem"}, keyCase{"trad-des3.pem", "c.pem"}, keyCase{"trad-ec.pem", "ec.crt"})
+
+	passphrase := func(s string) Passphrase { return func() ([]byte, error) { return []byte(s), nil } }
+	for _, c := range cases {
+		k, err := LoadKey(p(c.file), p(c.cert), passphrase(pass))
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		if k.Cert == nil || k.Signer == nil {
+			t.Errorf("%s: no key", c.file)
+		}
+		for _, wrong := range []string{"", "wrong", pass + " "} {
+			_, err := LoadKey(p(c.file), p(c.cert), passphrase(wrong))
+			if !errors.Is(err, ErrPassphrase) || !strings.Contains(err.Error(), p(c.file)) {
+				t.Errorf("%s with passphrase %q: got %v, want ErrPassphrase naming the file", c.file, wrong, err)
+			}
+			if err != nil && strings.Contains(err.Error(), pass) {
+				t.Errorf("%s: error shows the passphrase: %v", c.file, err)
+			}
+			assertNoKeyMaterial(t, err, p(c.file))
+		}
+		if _, err := LoadKey(p(c.file), p(c.cert), nil); !errors.Is(err, ErrEncryptedKey) {
+			t.Errorf("%s without a passphrase: got %v, want ErrEncryptedKey", c.file, err)
+		}
+	}
+	// The passphrase function is not called for a key that is not
+	// encrypted, and its error is passed on.
+	called := false
+	if _, err := LoadKey(p("k.pem"), p("c.pem"), func() ([]byte, error) { called = true; return nil, nil }); err != nil || called {
+		t.Errorf("unencrypted key: err %v, passphrase asked: %v", err, called)
+	}
+	boom := errors.New("no passphrase source")
+	if _, err := LoadKey(p("genpkey.pem"), p("genpkey.crt"), func() ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Errorf("passphrase error: got %v, want it passed on", err)
+	}
+	// PBES1 (PKCS #5 v1.5) is refused by name.
+	testutil.Run(t, dir, openssl, "pkcs8", "-topk8", "-in", "k.pem", "-v1", "PBE-SHA1-3DES", "-passout", "pass:"+pass, "-out", "pbes1.pem")
+	if _, err := LoadKey(p("pbes1.pem"), p("c.pem"), passphrase(pass)); err == nil || !strings.Contains(err.Error(), "not supported (only PBES2") {
+		t.Errorf("PBES1 key: got %v, want an error saying only PBES2 is supported", err)
+	}
+}
+
+// FuzzDecryptPKCS8: an encrypted key file is input; decryptPKCS8 must not
+// panic or run away (the iteration count is bounded).
+func FuzzDecryptPKCS8(f *testing.F) {
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00}, []byte("x"))
+	// A real one from openssl, with one PBKDF2 iteration so that each
+	// execution is quick.
+	openssl := testutil.RequireTool(f, "openssl")
+	dir := f.TempDir()
+	testutil.Run(f, dir, openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem")
+	testutil.Run(f, dir, openssl, "pkcs8", "-topk8", "-in", "k.pem", "-v2", "aes-128-cbc", "-iter", "1", "-passout", "pass:pw", "-out", "e.pem")
+	data, err := os.ReadFile(filepath.Join(dir, "e.pem"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	f.Add(block.Bytes, []byte("pw"))
+	f.Add(block.Bytes, []byte("wrong"))
+	f.Fuzz(func(t *testing.T, der, pass []byte) {
+		out, err := decryptPKCS8(der, pass)
+		if err == nil && len(out) >= len(der) {
+			t.Fatalf("decrypted %d bytes from %d", len(out), len(der))
+		}
+	})
 }
