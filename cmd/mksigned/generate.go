@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +28,11 @@ template changelog's top date: the same inputs give the same bytes.
 `, stdout, stderr)
 	var o job.GenerateOptions
 	var unsigned multiFlag
-	var keyPath, certPath string
+	var keyPath, certPath, passFile string
 	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
 	fs.Var(&unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
-	fs.StringVar(&keyPath, "key", "", "PEM private `KEY` (RSA; PKCS#1 or PKCS#8)")
+	fs.StringVar(&keyPath, "key", "", "PEM private `KEY` (RSA or ECDSA; PKCS#1, PKCS#8 or SEC 1; may be encrypted)")
+	fs.StringVar(&passFile, "key-passphrase-file", "", "read the passphrase of an encrypted --key from `FILE` (else $"+envPassphrase+" or $KBUILD_SIGN_PIN)")
 	fs.StringVar(&certPath, "cert", "", "X.509 certificate `CERT` of the key, PEM or DER; with --signatures, checks them")
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
@@ -58,6 +61,8 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
 	case keyPath != "" && certPath == "":
 		return usagef("--key needs --cert")
+	case passFile != "" && keyPath == "":
+		return usagef("--key-passphrase-file needs --key")
 	case o.Jobs < 1:
 		return usagef("--jobs must be at least 1")
 	case quiet && asJSON:
@@ -67,7 +72,10 @@ template changelog's top date: the same inputs give the same bytes.
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
-		if o.Key, err = sign.LoadPEMKey(keyPath, certPath); err != nil {
+		if o.Key, err = sign.LoadKey(keyPath, certPath, passphrase(passFile)); err != nil {
+			if errors.Is(err, sign.ErrEncryptedKey) {
+				return fmt.Errorf("%w: give it in $%s or $KBUILD_SIGN_PIN, or --key-passphrase-file FILE", err, envPassphrase)
+			}
 			return err
 		}
 	} else if certPath != "" {
@@ -162,4 +170,32 @@ func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
 	}
 	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.DSC))
 	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.Tar))
+}
+
+// envPassphrase names the environment variable holding the passphrase of
+// an encrypted --key. Passphrases never come from the command line, where
+// every user of the machine can read them (ps).
+const envPassphrase = "MKSIGNED_KEY_PASSPHRASE"
+
+// passphrase returns where the passphrase of an encrypted key comes from,
+// asked only if the key is encrypted: the file given, else
+// $MKSIGNED_KEY_PASSPHRASE, else $KBUILD_SIGN_PIN (what Linux's sign-file
+// reads). A file's one trailing newline is not part of it.
+func passphrase(file string) sign.Passphrase {
+	return func() ([]byte, error) {
+		if file != "" {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("passphrase: %w", err)
+			}
+			b = bytes.TrimSuffix(b, []byte("\n"))
+			return bytes.TrimSuffix(b, []byte("\r")), nil
+		}
+		for _, env := range []string{envPassphrase, "KBUILD_SIGN_PIN"} {
+			if v, ok := os.LookupEnv(env); ok {
+				return []byte(v), nil
+			}
+		}
+		return nil, sign.ErrEncryptedKey
+	}
 }
