@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -116,7 +117,10 @@ func parsePEMPrivateKey(data []byte, passphrase Passphrase) (crypto.Signer, erro
 				}
 				//lint:ignore SA1019 as above
 				if der, err = x509.DecryptPEMBlock(block, pass); err != nil {
-					return nil, ErrPassphrase
+					if errors.Is(err, x509.IncorrectPasswordError) {
+						return nil, ErrPassphrase
+					}
+					return nil, fmt.Errorf("PEM block %q: %w", block.Type, err)
 				}
 				decrypted = true
 			} else if _, ok := block.Headers["DEK-Info"]; ok || block.Headers["Proc-Type"] != "" {
@@ -133,9 +137,11 @@ func parsePEMPrivateKey(data []byte, passphrase Passphrase) (crypto.Signer, erro
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(der)
 		}
-		if err != nil && decrypted {
+		if err != nil && decrypted && !isPrivateKeyInfo(der, block.Type) {
 			// A padding check lets about one wrong passphrase in 256
-			// through; what it decrypts to does not parse.
+			// through; what it decrypts to is not even the right shape. A
+			// well-formed PrivateKeyInfo of a type x509 does not take (Ed448,
+			// DSA) gets x509's own error below.
 			return nil, ErrPassphrase
 		}
 		if err != nil {
@@ -181,4 +187,22 @@ func LoadCertificate(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("certificate %s: %w", path, err)
 	}
 	return cert, nil
+}
+
+// isPrivateKeyInfo says whether der is shaped as a PKCS #8 PrivateKeyInfo
+// (for typ "PRIVATE KEY": SEQUENCE { INTEGER, AlgorithmIdentifier,
+// OCTET STRING, ... } with nothing after it), whatever its algorithm.
+func isPrivateKeyInfo(der []byte, typ string) bool {
+	if typ != "PRIVATE KEY" {
+		return false
+	}
+	var info struct {
+		Version    int
+		Algorithm  algorithmIdentifier
+		PrivateKey []byte
+		Rest       asn1.RawValue `asn1:"optional,tag:0"`
+		Public     asn1.RawValue `asn1:"optional,tag:1"`
+	}
+	rest, err := asn1.Unmarshal(der, &info)
+	return err == nil && len(rest) == 0
 }

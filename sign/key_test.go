@@ -3,6 +3,11 @@ package sign
 import (
 	"bytes"
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -236,6 +241,22 @@ func TestLoadEncryptedKeys(t *testing.T) {
 	if _, err := LoadKey(p("genpkey.pem"), p("genpkey.crt"), func() ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Errorf("passphrase error: got %v, want it passed on", err)
 	}
+	// A key decrypted with the right passphrase but of a type x509 does
+	// not take says so, and is not called a wrong passphrase.
+	testutil.Run(t, dir, openssl, "genpkey", "-algorithm", "ED448", "-aes256", "-pass", "pass:"+pass, "-out", "ed448.pem")
+	_, err := parsePEMPrivateKey([]byte(readFile(t, p("ed448.pem"))), passphrase(pass))
+	if err == nil || errors.Is(err, ErrPassphrase) {
+		t.Errorf("Ed448 key, right passphrase: got %v, want x509's error", err)
+	}
+	if _, err := parsePEMPrivateKey([]byte(readFile(t, p("ed448.pem"))), passphrase("wrong")); !errors.Is(err, ErrPassphrase) {
+		t.Errorf("Ed448 key, wrong passphrase: got %v, want ErrPassphrase", err)
+	}
+	// Traditional encryption with a DEK-Info we do not know is not a
+	// wrong passphrase either.
+	trad := strings.Replace(readFile(t, p("trad-aes.pem")), "AES-256-CBC", "AES-999-CBC", 1)
+	if _, err := parsePEMPrivateKey([]byte(trad), passphrase(pass)); err == nil || errors.Is(err, ErrPassphrase) {
+		t.Errorf("unknown DEK-Info cipher: got %v, want an error other than ErrPassphrase", err)
+	}
 	// PBES1 (PKCS #5 v1.5) is refused by name.
 	testutil.Run(t, dir, openssl, "pkcs8", "-topk8", "-in", "k.pem", "-v1", "PBE-SHA1-3DES", "-passout", "pass:"+pass, "-out", "pbes1.pem")
 	if _, err := LoadKey(p("pbes1.pem"), p("c.pem"), passphrase(pass)); err == nil || !strings.Contains(err.Error(), "not supported (only PBES2") {
@@ -261,9 +282,47 @@ func FuzzDecryptPKCS8(f *testing.F) {
 	f.Add(block.Bytes, []byte("pw"))
 	f.Add(block.Bytes, []byte("wrong"))
 	f.Fuzz(func(t *testing.T, der, pass []byte) {
-		out, err := decryptPKCS8(der, pass)
-		if err == nil && len(out) >= len(der) {
-			t.Fatalf("decrypted %d bytes from %d", len(out), len(der))
-		}
+		_, _ = decryptPKCS8(der, pass) // must not panic or run away
 	})
+}
+
+// TestDecryptPKCS8KeyLength: PBKDF2-params may carry keyLength (RFC 8018
+// A.2; OpenSSL leaves it out for AES). A matching one decrypts; one that
+// does not fit the cipher is refused. The encrypted key is made here,
+// independently of decryptPKCS8's code.
+func TestDecryptPKCS8KeyLength(t *testing.T) {
+	t.Parallel()
+	plain := []byte("0123456789abcdef-a PrivateKeyInfo would be here")
+	salt, iv, pass := []byte("saltsalt"), bytes.Repeat([]byte{7}, 16), "pw"
+	key, err := pbkdf2.Key(sha256.New, pass, salt, 1000, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := 16 - len(plain)%16
+	padded := append(bytes.Clone(plain), bytes.Repeat([]byte{byte(pad)}, pad)...)
+	block, _ := aes.NewCipher(key)
+	enc := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(enc, padded)
+	type kdfParams struct {
+		Salt       []byte
+		Iterations int
+		KeyLength  int
+		PRF        algorithmIdentifier
+	}
+	mk := func(keyLength int) []byte {
+		kdf, _ := asn1.Marshal(kdfParams{salt, 1000, keyLength, algorithmIdentifier{Algorithm: oidHMACSHA256, Parameters: asn1.NullRawValue}})
+		ivDER, _ := asn1.Marshal(iv)
+		params, _ := asn1.Marshal(pbes2Params{
+			KeyDerivationFunc: algorithmIdentifier{Algorithm: oidPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
+			EncryptionScheme:  algorithmIdentifier{Algorithm: oidAES256CBC, Parameters: asn1.RawValue{FullBytes: ivDER}},
+		})
+		der, _ := asn1.Marshal(encryptedPrivateKeyInfo{algorithmIdentifier{Algorithm: oidPBES2, Parameters: asn1.RawValue{FullBytes: params}}, enc})
+		return der
+	}
+	if got, err := decryptPKCS8(mk(32), []byte(pass)); err != nil || !bytes.Equal(got, plain) {
+		t.Errorf("keyLength 32: got %q, %v", got, err)
+	}
+	if _, err := decryptPKCS8(mk(16), []byte(pass)); err == nil || !strings.Contains(err.Error(), "key length 16") {
+		t.Errorf("keyLength 16 for AES-256: got %v, want it refused", err)
+	}
 }

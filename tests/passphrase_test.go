@@ -26,6 +26,8 @@ func TestEncryptedKey(t *testing.T) {
 	testutil.Run(t, dir, "openssl", "pkey", "-in", key, "-aes256", "-passout", "pass:"+pass, "-out", enc)
 	passFile := filepath.Join(dir, "pass")
 	writeFile(t, passFile, []byte(pass+"\n"), 0o600)
+	crlfFile := filepath.Join(dir, "pass-crlf")
+	writeFile(t, crlfFile, []byte(pass+"\r\n"), 0o600)
 	tmpl := testutil.DebianFixture(t, fwupdTemplate)
 	unsigned := testutil.DebianFixture(t, fwupdUnsigned)
 
@@ -65,6 +67,8 @@ func TestEncryptedKey(t *testing.T) {
 		"KBUILD_SIGN_PIN":         {env: []string{"KBUILD_SIGN_PIN=" + pass}},
 		"file":                    {extra: []string{"--key-passphrase-file", passFile}},
 		"file before environment": {env: []string{"MKSIGNED_KEY_PASSPHRASE=wrong"}, extra: []string{"--key-passphrase-file", passFile}},
+		"file with CRLF":          {extra: []string{"--key-passphrase-file", crlfFile}},
+		"empty variable is unset": {env: []string{"MKSIGNED_KEY_PASSPHRASE=", "KBUILD_SIGN_PIN=" + pass}},
 	} {
 		out := filepath.Join(t.TempDir(), "out")
 		if r := run(out, enc, c.env, c.extra...); r.code != 0 {
@@ -76,14 +80,17 @@ func TestEncryptedKey(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]struct {
-		env  []string
-		want string
+		env   []string
+		extra []string
+		want  string
 	}{
-		"wrong passphrase": {[]string{"MKSIGNED_KEY_PASSPHRASE=not it"}, "wrong passphrase"},
-		"no passphrase":    {nil, "no passphrase was given: give it in $MKSIGNED_KEY_PASSPHRASE"},
+		"wrong passphrase":   {[]string{"MKSIGNED_KEY_PASSPHRASE=not it"}, nil, "wrong passphrase"},
+		"no passphrase":      {nil, nil, "no passphrase was given: give it in $MKSIGNED_KEY_PASSPHRASE"},
+		"unreadable file":    {nil, []string{"--key-passphrase-file", filepath.Join(dir, "missing")}, filepath.Join(dir, "missing")},
+		"trailing CR in key": {[]string{"MKSIGNED_KEY_PASSPHRASE=" + pass + "\r"}, nil, "wrong passphrase"},
 	} {
 		parent := t.TempDir()
-		r := run(filepath.Join(parent, "out"), enc, c.env)
+		r := run(filepath.Join(parent, "out"), enc, c.env, c.extra...)
 		if r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, enc) {
 			t.Errorf("%s: exit %d, stderr %q; want 1, naming %s and saying %q", name, r.code, r.stderr, enc, c.want)
 		}
@@ -93,5 +100,14 @@ func TestEncryptedKey(t *testing.T) {
 		if ents, _ := os.ReadDir(parent); len(ents) != 0 {
 			t.Errorf("%s: left behind: %v", name, ents)
 		}
+	}
+}
+
+// TestPassphraseFlagNeedsKey: --key-passphrase-file alone is bad usage.
+func TestPassphraseFlagNeedsKey(t *testing.T) {
+	r := mksigned(t, "", nil, "generate", "--template", testutil.DebianFixture(t, fwupdTemplate),
+		"--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--dry-run", "--key-passphrase-file", "/dev/null")
+	if r.code != 2 || !strings.Contains(r.stderr, "--key-passphrase-file needs --key") {
+		t.Errorf("exit %d, stderr %q; want 2 and a usage error", r.code, r.stderr)
 	}
 }

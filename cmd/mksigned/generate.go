@@ -72,7 +72,11 @@ template changelog's top date: the same inputs give the same bytes.
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
-		if o.Key, err = sign.LoadKey(keyPath, certPath, passphrase(passFile)); err != nil {
+		o.Key, err = sign.LoadKey(keyPath, certPath, passphrase(passFile))
+		// Children (the xz program) need no passphrase.
+		os.Unsetenv(envPassphrase)
+		os.Unsetenv("KBUILD_SIGN_PIN")
+		if err != nil {
 			if errors.Is(err, sign.ErrEncryptedKey) {
 				return fmt.Errorf("%w: give it in $%s or $KBUILD_SIGN_PIN, or --key-passphrase-file FILE", err, envPassphrase)
 			}
@@ -180,7 +184,8 @@ const envPassphrase = "MKSIGNED_KEY_PASSPHRASE"
 // passphrase returns where the passphrase of an encrypted key comes from,
 // asked only if the key is encrypted: the file given, else
 // $MKSIGNED_KEY_PASSPHRASE, else $KBUILD_SIGN_PIN (what Linux's sign-file
-// reads). A file's one trailing newline is not part of it.
+// reads); an empty variable counts as unset. A file's one trailing
+// newline (\n or \r\n) is not part of it.
 func passphrase(file string) sign.Passphrase {
 	return func() ([]byte, error) {
 		if file != "" {
@@ -188,11 +193,15 @@ func passphrase(file string) sign.Passphrase {
 			if err != nil {
 				return nil, fmt.Errorf("passphrase: %w", err)
 			}
-			b = bytes.TrimSuffix(b, []byte("\n"))
-			return bytes.TrimSuffix(b, []byte("\r")), nil
+			if b2, ok := bytes.CutSuffix(b, []byte("\r\n")); ok {
+				return b2, nil
+			}
+			return bytes.TrimSuffix(b, []byte("\n")), nil
 		}
 		for _, env := range []string{envPassphrase, "KBUILD_SIGN_PIN"} {
-			if v, ok := os.LookupEnv(env); ok {
+			// Empty counts as unset: a CI secret that is missing should
+			// not hide the next source and read as a wrong passphrase.
+			if v := os.Getenv(env); v != "" {
 				return []byte(v), nil
 			}
 		}
