@@ -147,12 +147,7 @@ func TestBadInput(t *testing.T) {
 func TestSignaturesMismatch(t *testing.T) {
 	c := debianCases[1]
 	sigs := debianSignatures(t, c)
-	fb := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/fbx64.efi.sig")
-	mm := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/mmx64.efi.sig")
-	a, _ := os.ReadFile(fb)
-	b, _ := os.ReadFile(mm)
-	os.WriteFile(fb, b, 0o644)
-	os.WriteFile(mm, a, 0o644)
+	swapShimSignatures(t, sigs)
 	parent := t.TempDir()
 	r := mksigned(t, "", nil, "generate", "--template", testutil.DebianFixture(t, c.template),
 		"--unsigned", testutil.DebianFixture(t, c.unsigned), "--signatures", sigs, "--output", filepath.Join(parent, "out"))

@@ -164,3 +164,22 @@ func countPrefix(s, prefix string) int {
 	}
 	return n
 }
+
+// swapShimSignatures swaps the signatures of fbx64.efi and mmx64.efi in a
+// shim-unsigned signatures directory: each is then a valid signature of
+// the other file.
+func swapShimSignatures(t *testing.T, sigs string) {
+	t.Helper()
+	fb := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/fbx64.efi.sig")
+	mm := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/mmx64.efi.sig")
+	a, err := os.ReadFile(fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(mm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, fb, b, 0o644)
+	writeFile(t, mm, a, 0o644)
+}

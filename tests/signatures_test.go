@@ -86,12 +86,7 @@ func TestSignaturesDirectory(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 		// Swap the two: the dry run must notice.
-		fb := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/fbx64.efi.sig")
-		mm := filepath.Join(sigs, "shim-unsigned/usr/lib/shim/mmx64.efi.sig")
-		a, _ := os.ReadFile(fb)
-		b, _ := os.ReadFile(mm)
-		os.WriteFile(fb, b, 0o644)
-		os.WriteFile(mm, a, 0o644)
+		swapShimSignatures(t, sigs)
 		r = mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, shimTemplate),
 			"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--signatures", sigs)
 		if r.code != 1 || !strings.Contains(r.stderr, "does not match") {
