@@ -285,6 +285,11 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		mu.Unlock()
 		report()
 	}
+	drain := func() {
+		for t := range tasks.ch {
+			handle(t)
+		}
+	}
 	// While packages are read, workers sign at a lower CPU priority than
 	// the readers (and the xz programs) that feed them: decoding is the
 	// critical path, and signing catches up from the queue. Once reading
@@ -298,9 +303,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		go func() {
 			defer workers.Done()
 			if !lowerPriority() {
-				for t := range tasks.ch {
-					handle(t)
-				}
+				drain()
 				return
 			}
 			for {
@@ -347,9 +350,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			workers.Add(1)
 			go func() {
 				defer workers.Done()
-				for t := range tasks.ch {
-					handle(t)
-				}
+				drain()
 			}()
 		}
 	}
