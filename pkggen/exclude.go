@@ -1,5 +1,7 @@
 package pkggen
 
+import "strings"
+
 // dpkg-source -b runs GNU tar with one --exclude per pattern below
 // (Dpkg::Source::Package, dpkg 1.21: @tar_ignore_default_pattern, plus the
 // four debian/ files that init_options appends for every format). Files
@@ -58,18 +60,44 @@ var defaultExcludes = []string{
 // match '/'. (FNM_LEADING_DIR matching needs no code here: tar checks each
 // directory on the way down and does not descend into excluded ones.)
 func excluded(p string) (string, bool) {
-	for _, pat := range defaultExcludes {
-		if wildmatch(pat, p) {
-			return pat, true
+	for i := range excludes {
+		x := &excludes[i]
+		// Every part of p that a pattern is tried on ends where p ends,
+		// so a pattern whose literal tail p lacks matches none of them.
+		if !strings.HasSuffix(p, x.tail) {
+			continue
 		}
-		for i := 0; i < len(p); i++ {
-			if p[i] == '/' && wildmatch(pat, p[i+1:]) {
-				return pat, true
+		for start := 0; start <= len(p); start++ {
+			if start > 0 && p[start-1] != '/' {
+				continue
+			}
+			if s := p[start:]; strings.HasPrefix(s, x.head) && wildmatch(x.pat, s) {
+				return x.pat, true
 			}
 		}
 	}
 	return "", false
 }
+
+// excludePattern is a default pattern with the literal text it starts
+// and ends with: a string it matches must start with head and end with
+// tail, which rules out most names without running wildmatch (the tar
+// writer asks about every part of every member name).
+type excludePattern struct{ pat, head, tail string }
+
+var excludes = func() []excludePattern {
+	out := make([]excludePattern, len(defaultExcludes))
+	for i, pat := range defaultExcludes {
+		h := strings.IndexAny(pat, `*?[\`)
+		t := strings.LastIndexAny(pat, `*?[]\`)
+		x := excludePattern{pat: pat, head: pat, tail: pat}
+		if h >= 0 {
+			x.head, x.tail = pat[:h], pat[t+1:]
+		}
+		out[i] = x
+	}
+	return out
+}()
 
 // wildmatch is fnmatch(3) with no flags: '*' matches any string including
 // '/', '?' any one byte, '[...]' a bracket expression ('!' or '^' negates,

@@ -62,3 +62,36 @@ func FuzzWildmatch(f *testing.F) {
 		}
 	})
 }
+
+// excludedNaive is excluded as GNU tar states it: each default pattern
+// against the whole name and every part of it after a '/'.
+func excludedNaive(p string) (string, bool) {
+	for _, pat := range defaultExcludes {
+		if wildmatch(pat, p) {
+			return pat, true
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] == '/' && wildmatch(pat, p[i+1:]) {
+				return pat, true
+			}
+		}
+	}
+	return "", false
+}
+
+// FuzzExcluded: excluded's quick rejections (a pattern's literal head and
+// tail) never change its answer.
+func FuzzExcluded(f *testing.F) {
+	for _, p := range defaultExcludes {
+		f.Add("pkg/" + p)
+		f.Add("pkg/x/" + p + "/y")
+	}
+	f.Add("pkg/debian/signatures/linux-image/lib/modules/6.1.0/kernel/fs/ext4.ko.sig")
+	f.Fuzz(func(t *testing.T, p string) {
+		gotPat, got := excluded(p)
+		wantPat, want := excludedNaive(p)
+		if got != want || gotPat != wantPat {
+			t.Fatalf("excluded(%q) = %q, %v; want %q, %v", p, gotPat, got, wantPat, want)
+		}
+	})
+}

@@ -311,3 +311,30 @@ func TestWildmatch(t *testing.T) {
 		}
 	}
 }
+
+// TestExcludedNames checks excluded against excludedNaive on names built
+// from parts that each default pattern matches, or nearly matches.
+func TestExcludedNames(t *testing.T) {
+	t.Parallel()
+	parts := []string{"", "ok", "a.o", "a.o.sig", "b.so", "b.so.1", "c.la", "d.a", ".x.swp", ".x.sw", "x~", "~", ",,x", ",x",
+		".#x", ".~x", ".git", ".gitx", "git", "CVS", "cvs", "{arch}", "debian", "files", "files.new", "source", "local-options", "_darcs"}
+	n := 0
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, c := range parts {
+				p := "pkg/" + a + "/" + b + "/" + c
+				gotPat, got := excluded(p)
+				wantPat, want := excludedNaive(p)
+				if got != want || gotPat != wantPat {
+					t.Errorf("excluded(%q) = %q, %v; want %q, %v", p, gotPat, got, wantPat, want)
+				}
+				if got {
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 || n == len(parts)*len(parts)*len(parts) {
+		t.Fatalf("%d names excluded: the test names are not varied enough", n)
+	}
+}
