@@ -116,11 +116,17 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	}
 	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch}
 	if !opts.DryRun {
-		// Everything of the tarball before debian/signatures/ is known
-		// now: compress it while the files are read and signed.
-		wopts.Precompressed = pkggen.Precompress(r.tree(), wopts, "debian/signatures/")
+		// The tarball is written and compressed while the files are
+		// read and signed: the template's part now, each chunk of
+		// signatures once they are made.
+		pending := make([]string, len(r.Items))
+		for i, it := range r.Items {
+			pending[i] = it.SigPath()
+		}
+		wopts.Precompressed = pkggen.Precompress(r.tree(), wopts, pending)
+		defer wopts.Precompressed.Close()
 	}
-	if err := r.run(ctx, opts, debs); err != nil {
+	if err := r.run(ctx, opts, debs, wopts.Precompressed); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -235,7 +241,7 @@ type task struct {
 // that check it and sign it (or check its given signature). The first
 // error stops everything; which error that is can depend on timing when
 // several inputs are bad.
-func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb) error {
+func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -280,6 +286,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			fail(err)
 			return
 		}
+		pre.Deliver(t.it.SigPath(), t.it.Sig)
 		mu.Lock()
 		done++
 		mu.Unlock()

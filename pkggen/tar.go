@@ -1,12 +1,10 @@
 package pkggen
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -73,33 +71,18 @@ func WriteTar(w io.Writer, prefix string, tree []Entry, epoch time.Time) error {
 	return tw.finish()
 }
 
-// errStopWrite ends writeTarUntil at the first pending entry.
-var errStopWrite = errors.New("stop")
-
-// writeTarUntil writes what WriteTar would, up to (not including) the
-// first entry whose name in the tree starts with pending.
-func writeTarUntil(w io.Writer, prefix string, tree []Entry, epoch time.Time, pending string) error {
-	root, err := buildTree(tree, epoch)
-	if err != nil {
-		return err
-	}
-	tw := &tarWriter{w: w, epoch: epoch, stopAt: prefix + "/" + pending}
-	if err := tw.walk(root, prefix); err != nil && err != errStopWrite {
-		return err
-	}
-	return nil
-}
-
 func validPrefix(p string) bool {
 	return p != "" && p != "." && p != ".." && fs.ValidPath(p) && baseName(p) == p
 }
 
 type tarWriter struct {
-	w      io.Writer
-	epoch  time.Time
-	stopAt string // with writeTarUntil: stop before a name with this prefix
-	n      int64  // bytes written
-	block  [blockSize]byte
+	w     io.Writer
+	epoch time.Time
+	// data, when set, gives a regular file's content in place of
+	// Entry.Data (Precompressed waits there for data delivered later).
+	data  func(e *Entry) ([]byte, error)
+	n     int64 // bytes written
+	block [blockSize]byte
 }
 
 // walk writes n, stored as member name full, and then its children.
@@ -120,10 +103,8 @@ func (tw *tarWriter) walk(n *node, full string) error {
 }
 
 func (tw *tarWriter) writeEntry(n *node, name string) error {
-	if tw.stopAt != "" && strings.HasPrefix(name, tw.stopAt) {
-		return errStopWrite
-	}
 	e := &n.entry
+	data := e.Data
 	mtime := e.ModTime
 	if mtime.After(tw.epoch) {
 		mtime = tw.epoch
@@ -139,7 +120,13 @@ func (tw *tarWriter) writeEntry(n *node, name string) error {
 		h.mode = 0o777 // what lstat reports for any symbolic link on Linux
 	default:
 		h.typ = typeReg
-		h.size = int64(len(e.Data))
+		if tw.data != nil {
+			var err error
+			if data, err = tw.data(e); err != nil {
+				return err
+			}
+		}
+		h.size = int64(len(data))
 	}
 	if len(h.link) > nameSize {
 		if err := tw.writeLong(typeLongLink, h.link); err != nil {
@@ -155,7 +142,7 @@ func (tw *tarWriter) writeEntry(n *node, name string) error {
 		return err
 	}
 	if h.typ == typeReg {
-		return tw.writeData(e.Data)
+		return tw.writeData(data)
 	}
 	return nil
 }

@@ -20,8 +20,9 @@ type Options struct {
 	// SourceDateEpoch is the value of the SOURCE_DATE_EPOCH environment
 	// variable, or "" when it is unset (see Epoch).
 	SourceDateEpoch string
-	// Precompressed, from Precompress on the same tree as far as it was
-	// known, spares compressing those chunks again.
+	// Precompressed, from Precompress on the same tree (its pending
+	// entries delivered), spares compressing the chunks it did. Write
+	// closes it.
 	Precompressed *Precompressed
 }
 
@@ -171,8 +172,12 @@ const xzChunk = 1 << 20
 // compressXZ compresses data with github.com/ulikunitz/xz (LZMA2, CRC64):
 // deterministic, and accepted by dpkg-source -x.
 func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
+	pre.Close() // the tree is final: wait for what was precompressed
 	chunks := (len(data) + xzChunk - 1) / xzChunk
 	if chunks <= 1 {
+		if xz, ok := pre.lookup(0, data); ok {
+			return xz, nil
+		}
 		return compressXZStream(data)
 	}
 	out := make([][]byte, chunks)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,29 +306,25 @@ func BenchmarkWriteTar(b *testing.B) {
 	}
 }
 
-// TestPrecompress: chunks compressed ahead from the part of the tree that
-// is known give the same output as compressing everything at the end,
-// and are reused.
-func TestPrecompress(t *testing.T) {
-	t.Parallel()
-	full := benchTree()
-	// What is known before signing: everything but debian/signatures/,
-	// plus a first bulky file that sorts before it.
-	var known []Entry
+// precompressTree is benchTree plus a 3.3 MB file that sorts before
+// debian/signatures/, and the names of its signatures.
+func precompressTree() (full []Entry, sigs []string) {
+	full = append(benchTree(), Entry{Name: "debian/big.txt", Mode: 0o644, ModTime: changelogTime,
+		Data: bytes.Repeat([]byte("debian changelog text\n"), 150000)})
 	for _, e := range full {
-		if !strings.HasPrefix(e.Name, "debian/signatures/") {
-			known = append(known, e)
+		if strings.HasPrefix(e.Name, "debian/signatures/") && e.Mode.IsRegular() {
+			sigs = append(sigs, e.Name)
 		}
 	}
-	big := Entry{Name: "debian/big.txt", Mode: 0o644, ModTime: changelogTime, Data: bytes.Repeat([]byte("debian changelog text\n"), 150000)}
-	known = append(known, big)
-	full = append(full, big)
+	return full, sigs
+}
+
+// writeBoth writes full with and without pre and fails unless the outputs
+// are identical. It returns the final tarball.
+func writeBoth(t *testing.T, full []Entry, pre *Precompressed) []byte {
+	t.Helper()
 	opts := Options{SourceDateEpoch: "1700000000"}
-	pre := Precompress(known, opts, "debian/signatures/")
-	if pre == nil || len(pre.chunks) < 2 {
-		t.Fatalf("Precompress found %v chunks, want at least 2 of the 3.3 MB before debian/signatures/", pre)
-	}
-	a, err := Write(filepath.Join(t.TempDir(), "a"), full, Options{SourceDateEpoch: "1700000000", Precompressed: pre})
+	a, err := Write(filepath.Join(t.TempDir(), "a"), full, Options{SourceDateEpoch: opts.SourceDateEpoch, Precompressed: pre})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,13 +341,96 @@ func TestPrecompress(t *testing.T) {
 	}
 	var tarBuf bytes.Buffer
 	src, _ := ReadSource(full)
-	epoch, _ := Epoch(src, "1700000000")
+	epoch, _ := Epoch(src, opts.SourceDateEpoch)
 	if err := WriteTar(&tarBuf, src.Name, full, epoch); err != nil {
 		t.Fatal(err)
 	}
-	for i := range pre.chunks {
-		if _, ok := pre.lookup(i, tarBuf.Bytes()[i*xzChunk:(i+1)*xzChunk]); !ok {
-			t.Errorf("chunk %d was precompressed but does not match the final tarball", i)
+	return tarBuf.Bytes()
+}
+
+// reused counts the chunks of tarball that pre holds compressed.
+func reused(pre *Precompressed, tarball []byte) (n, of int) {
+	for i := 0; i*xzChunk < len(tarball); i++ {
+		if _, ok := pre.lookup(i, tarball[i*xzChunk:min((i+1)*xzChunk, len(tarball))]); ok {
+			n++
 		}
+		of++
+	}
+	return n, of
+}
+
+// TestPrecompress: a tarball written and compressed while its pending
+// entries are delivered, out of order and from several goroutines, gives
+// the same output as compressing everything at the end, and every chunk
+// of it is reused.
+func TestPrecompress(t *testing.T) {
+	t.Parallel()
+	full, sigs := precompressTree()
+	pending := make([]Entry, len(full))
+	copy(pending, full)
+	data := map[string][]byte{}
+	for i, e := range pending {
+		if strings.HasPrefix(e.Name, "debian/signatures/") && e.Mode.IsRegular() {
+			data[e.Name] = e.Data
+			pending[i].Data = nil // not known yet
+		}
+	}
+	pre := Precompress(pending, Options{SourceDateEpoch: "1700000000"}, sigs)
+	if pre == nil {
+		t.Fatal("Precompress gave nil")
+	}
+	order := rand.New(rand.NewPCG(3, 4)).Perm(len(sigs))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := g; k < len(order); k += 4 {
+				name := sigs[order[k]]
+				pre.Deliver(name, data[name])
+				pre.Deliver(name, []byte("a second delivery is ignored"))
+			}
+		})
+	}
+	pre.Deliver("debian/not-pending", []byte("ignored"))
+	wg.Wait()
+	tarball := writeBoth(t, full, pre)
+	if n, of := reused(pre, tarball); n != of || of < 8 {
+		t.Errorf("%d of %d chunks were precompressed, want all (and at least 8)", n, of)
+	}
+}
+
+// TestPrecompressClosedEarly: when Close comes before every pending entry
+// is delivered (a run that failed, or a caller's bug), the chunks before
+// the first missing entry are reused and the output is still right.
+func TestPrecompressClosedEarly(t *testing.T) {
+	t.Parallel()
+	full, sigs := precompressTree()
+	pre := Precompress(full, Options{SourceDateEpoch: "1700000000"}, sigs)
+	// Deliver all but one signature in the middle (the entries' data in
+	// full is ignored: pending entries wait for Deliver).
+	missing := sigs[len(sigs)/2]
+	for _, e := range full {
+		if e.Name != missing {
+			pre.Deliver(e.Name, e.Data)
+		}
+	}
+	tarball := writeBoth(t, full, pre)
+	n, of := reused(pre, tarball)
+	if n < 4 || n >= of {
+		t.Errorf("%d of %d chunks were precompressed, want those before %s (at least 4) and no more", n, of, missing)
+	}
+	pre.Close() // again: no effect
+}
+
+func TestPrecompressNil(t *testing.T) {
+	t.Parallel()
+	bad := []Entry{{Name: "../x", Mode: 0o644}}
+	pre := Precompress(bad, Options{}, []string{"x"})
+	if pre != nil {
+		t.Fatalf("Precompress of an unreadable tree gave %v, want nil", pre)
+	}
+	pre.Deliver("x", nil)
+	pre.Close()
+	if _, ok := pre.lookup(0, nil); ok {
+		t.Error("lookup on nil found a chunk")
 	}
 }
