@@ -167,3 +167,66 @@ func TestProgressOnTerminal(t *testing.T) {
 		onlyFile(t, out, ".dsc")
 	}
 }
+
+// TestRSAImplementations signs modules and EFI images with OpenSSL's RSA
+// (the default where libcrypto.so.3 loads) and with Go's: the outputs are
+// byte-identical (PKCS #1 v1.5 is deterministic), and --json says which
+// signed. CI must have OpenSSL 3 and a cgo build: MKSIGNED_CRYPTO=openssl
+// fails there otherwise.
+func TestRSAImplementations(t *testing.T) {
+	key, cert := newKey(t, "3072")
+	deb, tmpl := manyModules(t, 32)
+	runs := []struct{ name, template, unsigned string }{
+		{"modules", tmpl, deb},
+		{"shim", testutil.DebianFixture(t, shimTemplate), testutil.DebianFixture(t, shimUnsigned)},
+	}
+	for _, run := range runs {
+		outs := map[string][]byte{}
+		for _, impl := range []string{"go", "openssl"} {
+			out := filepath.Join(t.TempDir(), "out")
+			r := mksigned(t, "", []string{"MKSIGNED_CRYPTO=" + impl}, "generate", "--json", "--template", run.template,
+				"--unsigned", run.unsigned, "--key", key, "--cert", cert, "--output", out)
+			if r.code != 0 {
+				if impl == "openssl" && os.Getenv("CI") == "" && strings.Contains(r.stderr, "not available") {
+					t.Skipf("skipping: %s", r.stderr)
+				}
+				t.Fatalf("%s, MKSIGNED_CRYPTO=%s: exit %d: %s", run.name, impl, r.code, r.stderr)
+			}
+			var got struct{ Crypto string }
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Crypto != impl {
+				t.Errorf("%s, MKSIGNED_CRYPTO=%s: --json says crypto %q (%v), want %q", run.name, impl, got.Crypto, err, impl)
+			}
+			x, err := os.ReadFile(onlyFile(t, out, ".tar.xz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[impl] = x
+		}
+		if !bytes.Equal(outs["go"], outs["openssl"]) {
+			t.Errorf("%s: the output signed by OpenSSL differs from Go's", run.name)
+		}
+	}
+
+	// The default is OpenSSL, and a bad value or a key OpenSSL is not
+	// used for with =openssl is an error that names the variable.
+	out := filepath.Join(t.TempDir(), "out")
+	r := mksigned(t, "", []string{"MKSIGNED_CRYPTO="}, "generate", "--json", "--template", tmpl, "--unsigned", deb,
+		"--key", key, "--cert", cert, "--output", out)
+	if !strings.Contains(r.stdout, `"crypto": "openssl"`) {
+		t.Errorf("default: exit %d, stdout %q, stderr %q; want crypto openssl", r.code, r.stdout, r.stderr)
+	}
+	r = mksigned(t, "", []string{"MKSIGNED_CRYPTO=boring"}, "generate", "--template", tmpl, "--unsigned", deb,
+		"--key", key, "--cert", cert, "--output", filepath.Join(t.TempDir(), "out"))
+	if r.code != 1 || !strings.Contains(r.stderr, "$MKSIGNED_CRYPTO") || !strings.Contains(r.stderr, key) {
+		t.Errorf("MKSIGNED_CRYPTO=boring: exit %d, stderr %q; want 1 and a message naming the variable and the key", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	ecKey, ecCert := filepath.Join(dir, "ec.key"), filepath.Join(dir, "ec.crt")
+	testutil.Run(t, dir, "openssl", "req", "-new", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-days", "3650", "-subj", "/CN=mksigned ec/", "-keyout", ecKey, "-out", ecCert)
+	r = mksigned(t, "", []string{"MKSIGNED_CRYPTO=openssl"}, "generate", "--template", tmpl, "--unsigned", deb,
+		"--key", ecKey, "--cert", ecCert, "--output", filepath.Join(t.TempDir(), "out"))
+	if r.code != 1 || !strings.Contains(r.stderr, "only RSA keys") {
+		t.Errorf("ECDSA key with MKSIGNED_CRYPTO=openssl: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

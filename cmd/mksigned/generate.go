@@ -13,6 +13,7 @@ import (
 
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/libcrypto"
 )
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +43,7 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
 	pos, err := parse(fs, args)
+	var cryptoImpl string
 	if err != nil {
 		return err
 	}
@@ -82,6 +84,10 @@ template changelog's top date: the same inputs give the same bytes.
 			}
 			return err
 		}
+		// RSA signs in OpenSSL where it loads ($MKSIGNED_CRYPTO).
+		if o.Key.Signer, cryptoImpl, err = libcrypto.Choose(o.Key.Signer); err != nil {
+			return fmt.Errorf("key %s: %w", keyPath, err)
+		}
 	} else if certPath != "" {
 		if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
 			return err
@@ -104,7 +110,7 @@ template changelog's top date: the same inputs give the same bytes.
 	}
 	switch {
 	case asJSON:
-		return printJSON(stdout, r, o)
+		return printJSON(stdout, r, o, cryptoImpl)
 	case quiet:
 	case o.DryRun:
 		printPlan(stdout, r, o.Output, o.Signatures != "")
@@ -128,6 +134,9 @@ type jsonResult struct {
 	DSC      string     `json:"dsc"`
 	Tar      string     `json:"tar"`
 	Written  []string   `json:"written"`
+	// Crypto names the RSA implementation that signed: "openssl" or "go"
+	// (empty without a key).
+	Crypto string `json:"crypto,omitempty"`
 }
 
 type jsonFile struct {
@@ -139,12 +148,12 @@ type jsonFile struct {
 	Signature string `json:"signature"`
 }
 
-func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
+func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions, cryptoImpl string) error {
 	out := jsonResult{
 		DryRun: o.DryRun, Template: r.Template.Name, Source: r.Template.SourceName,
 		Version: r.Template.Version.String(), Epoch: r.Epoch.Unix(),
 		DSC: filepath.Join(o.Output, r.DSC), Tar: filepath.Join(o.Output, r.Tar),
-		Files: []jsonFile{}, Written: r.Written,
+		Files: []jsonFile{}, Written: r.Written, Crypto: cryptoImpl,
 	}
 	if out.Written == nil {
 		out.Written = []string{}
