@@ -43,7 +43,6 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
 	pos, err := parse(fs, args)
-	var cryptoImpl string
 	if err != nil {
 		return err
 	}
@@ -85,7 +84,7 @@ template changelog's top date: the same inputs give the same bytes.
 			return err
 		}
 		// RSA signs in OpenSSL where it loads ($MKSIGNED_CRYPTO).
-		if o.Key.Signer, cryptoImpl, err = libcrypto.Choose(o.Key.Signer); err != nil {
+		if o.Key.Signer, err = libcrypto.Choose(o.Key.Signer); err != nil {
 			return fmt.Errorf("key %s: %w", keyPath, err)
 		}
 	} else if certPath != "" {
@@ -110,7 +109,7 @@ template changelog's top date: the same inputs give the same bytes.
 	}
 	switch {
 	case asJSON:
-		return printJSON(stdout, r, o, cryptoImpl)
+		return printJSON(stdout, r, o)
 	case quiet:
 	case o.DryRun:
 		printPlan(stdout, r, o.Output, o.Signatures != "")
@@ -134,8 +133,8 @@ type jsonResult struct {
 	DSC      string     `json:"dsc"`
 	Tar      string     `json:"tar"`
 	Written  []string   `json:"written"`
-	// Crypto names the RSA implementation that signed: "openssl" or "go"
-	// (empty without a key).
+	// Crypto names the implementation that signed: "openssl" or "go"
+	// (empty when nothing was signed with a key).
 	Crypto string `json:"crypto,omitempty"`
 }
 
@@ -148,12 +147,15 @@ type jsonFile struct {
 	Signature string `json:"signature"`
 }
 
-func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions, cryptoImpl string) error {
+func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 	out := jsonResult{
 		DryRun: o.DryRun, Template: r.Template.Name, Source: r.Template.SourceName,
 		Version: r.Template.Version.String(), Epoch: r.Epoch.Unix(),
 		DSC: filepath.Join(o.Output, r.DSC), Tar: filepath.Join(o.Output, r.Tar),
-		Files: []jsonFile{}, Written: r.Written, Crypto: cryptoImpl,
+		Files: []jsonFile{}, Written: r.Written,
+	}
+	if o.Key != nil && !o.DryRun {
+		out.Crypto = libcrypto.Implementation(o.Key.Signer)
 	}
 	if out.Written == nil {
 		out.Written = []string{}

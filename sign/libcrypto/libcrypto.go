@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 )
 
 // Env names the environment variable that chooses the RSA implementation:
@@ -109,41 +111,94 @@ func New(k *rsa.PrivateKey) (*Signer, error) {
 	return s, nil
 }
 
-// Choose returns the signer to use for s as the environment (Env) asks: a
-// libcrypto Signer for an RSA key where that works, else s itself. The
-// second result names the implementation, for logs ("openssl" or "go").
-// A libcrypto that cannot be loaded means Go's RSA, unless Env is
-// "openssl"; one that loads but cannot take the key, or fails its
-// self-test, is an error.
-func Choose(s crypto.Signer) (crypto.Signer, string, error) {
+// Choose returns the signer to use for s as the environment (Env) asks:
+//
+//   - "go": s itself;
+//   - "openssl": a libcrypto Signer, made now; an error when libcrypto
+//     cannot be used or s is not an RSA key;
+//   - empty or "auto": for an RSA key, a signer that makes its first
+//     autoAfter signatures with Go's RSA and then, where libcrypto loads,
+//     the rest with OpenSSL. Loading libcrypto and checking the key cost
+//     about 5 ms, five of Go's RSA-2048 signatures: a run that makes a
+//     few (shim's two) is faster without. A libcrypto that loads but
+//     fails on the key or its self-test is an error of the Sign that
+//     tried, not hidden; MKSIGNED_CRYPTO=go works around it.
+//
+// Implementation tells afterwards which signed.
+func Choose(s crypto.Signer) (crypto.Signer, error) {
 	mode := os.Getenv(Env)
 	switch mode {
 	case "go":
-		return s, "go", nil
+		return s, nil
 	case "", "auto", "openssl":
 	default:
-		return nil, "", fmt.Errorf("$%s is %q: want go, openssl or auto", Env, mode)
+		return nil, fmt.Errorf("$%s is %q: want go, openssl or auto", Env, mode)
 	}
 	k, ok := s.(*rsa.PrivateKey)
-	if !ok {
-		if mode == "openssl" {
-			return nil, "", fmt.Errorf("$%s is openssl, but the key is %T: only RSA keys are signed by OpenSSL", Env, s)
-		}
-		return s, "go", nil
-	}
-	fast, err := New(k)
 	switch {
-	case err == nil:
-		return fast, "openssl", nil
-	case mode == "" || mode == "auto":
-		if errors.Is(err, ErrUnavailable) {
-			return s, "go", nil
+	case !ok && mode == "openssl":
+		return nil, fmt.Errorf("$%s is openssl, but the key is %T: only RSA keys are signed by OpenSSL", Env, s)
+	case !ok:
+		return s, nil
+	case mode == "openssl":
+		fast, err := New(k)
+		if err != nil {
+			return nil, fmt.Errorf("$%s is openssl: %w", Env, err)
 		}
-		// A libcrypto that loads but fails on the key or its self-test
-		// is a fault to report, not to hide; $MKSIGNED_CRYPTO=go
-		// works around it.
-		return nil, "", fmt.Errorf("%w (set $%s=go to sign with Go's RSA)", err, Env)
-	default:
-		return nil, "", fmt.Errorf("$%s is openssl: %w", Env, err)
+		return fast, nil
 	}
+	a := &autoSigner{goKey: k}
+	a.fast = sync.OnceValues(func() (*Signer, error) {
+		fast, err := New(k)
+		if errors.Is(err, ErrUnavailable) {
+			return nil, nil // Go's RSA signs
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w (set $%s=go to sign with Go's RSA)", err, Env)
+		}
+		return fast, nil
+	})
+	return a, nil
+}
+
+// autoAfter is how many signatures an automatic signer makes with Go's RSA
+// before it loads libcrypto.
+const autoAfter = 16
+
+// Implementation names what signed with s, a signer from Choose: "openssl"
+// when OpenSSL made any signature, else "go".
+func Implementation(s crypto.Signer) string {
+	switch s := s.(type) {
+	case *Signer:
+		return "openssl"
+	case *autoSigner:
+		if s.n.Load() > autoAfter {
+			if fast, _ := s.fast(); fast != nil {
+				return "openssl"
+			}
+		}
+	}
+	return "go"
+}
+
+// autoSigner is Choose's signer for "auto".
+type autoSigner struct {
+	goKey *rsa.PrivateKey
+	n     atomic.Int64 // Sign calls so far
+	fast  func() (*Signer, error)
+}
+
+func (a *autoSigner) Public() crypto.PublicKey { return a.goKey.Public() }
+
+func (a *autoSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if a.n.Add(1) > autoAfter {
+		fast, err := a.fast()
+		if err != nil {
+			return nil, err
+		}
+		if fast != nil {
+			return fast.Sign(rand, digest, opts)
+		}
+	}
+	return a.goKey.Sign(rand, digest, opts)
 }

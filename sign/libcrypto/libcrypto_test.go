@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -162,26 +163,22 @@ func TestChoose(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, loadErr := Version()
-	fast := "go"
-	if loadErr == nil {
-		fast = "openssl"
-	}
 	for _, tc := range []struct {
 		name, env string
 		key       crypto.Signer
-		want      string // implementation, or "" for an error
+		want      string // the signer's type, or "" for an error
 		wantErr   string
 	}{
-		{"go", "go", rsaKey, "go", ""},
-		{"auto RSA", "", rsaKey, fast, ""},
-		{"auto word", "auto", rsaKey, fast, ""},
-		{"auto ECDSA", "", ecKey, "go", ""},
+		{"go", "go", rsaKey, "*rsa.PrivateKey", ""},
+		{"auto RSA", "", rsaKey, "*libcrypto.autoSigner", ""},
+		{"auto word", "auto", rsaKey, "*libcrypto.autoSigner", ""},
+		{"auto ECDSA", "", ecKey, "*ecdsa.PrivateKey", ""},
 		{"openssl ECDSA", "openssl", ecKey, "", "only RSA keys"},
 		{"unknown", "boringssl", rsaKey, "", `want go, openssl or auto`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(Env, tc.env)
-			s, impl, err := Choose(tc.key)
+			s, err := Choose(tc.key)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
@@ -191,22 +188,56 @@ func TestChoose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if impl != tc.want {
-				t.Errorf("got implementation %q, want %q", impl, tc.want)
+			if got := fmt.Sprintf("%T", s); got != tc.want {
+				t.Errorf("got a %s, want a %s", got, tc.want)
 			}
-			if _, isLib := s.(*Signer); isLib != (impl == "openssl") {
-				t.Errorf("implementation %q, but the signer is %T", impl, s)
+			if impl := Implementation(s); impl != "go" {
+				t.Errorf("Implementation before any signature: %q, want go", impl)
 			}
 		})
 	}
 	t.Run("openssl required", func(t *testing.T) {
 		t.Setenv(Env, "openssl")
-		_, impl, err := Choose(rsaKey)
-		if loadErr == nil && (err != nil || impl != "openssl") {
-			t.Errorf("got %q, %v; want openssl", impl, err)
+		s, err := Choose(rsaKey)
+		if loadErr == nil && (err != nil || Implementation(s) != "openssl") {
+			t.Errorf("got %T, %v; want a libcrypto Signer", s, err)
 		}
 		if loadErr != nil && !errors.Is(err, ErrUnavailable) {
-			t.Errorf("libcrypto is unavailable (%v), but Choose gave %q, %v", loadErr, impl, err)
+			t.Errorf("libcrypto is unavailable (%v), but Choose gave %T, %v", loadErr, s, err)
 		}
 	})
+}
+
+// TestAuto: the automatic signer makes its first autoAfter signatures with
+// Go's RSA and the rest with OpenSSL (where it loads), all identical to
+// Go's.
+func TestAuto(t *testing.T) {
+	k := testutil.NewKey(t, 2048).Signer.(*rsa.PrivateKey)
+	t.Setenv(Env, "")
+	s, err := Choose(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, loadErr := Version()
+	for i := 1; i <= autoAfter+4; i++ {
+		d := randomDigest(t, crypto.SHA256)
+		got, err := s.Sign(rand.Reader, d, crypto.SHA256)
+		if err != nil {
+			t.Fatalf("signature %d: %v", i, err)
+		}
+		want, _ := rsa.SignPKCS1v15(nil, k, crypto.SHA256, d)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("signature %d differs from Go's", i)
+		}
+		wantImpl := "go"
+		if i > autoAfter && loadErr == nil {
+			wantImpl = "openssl"
+		}
+		if impl := Implementation(s); impl != wantImpl {
+			t.Fatalf("after %d signatures: Implementation %q, want %q", i, impl, wantImpl)
+		}
+	}
+	if !s.Public().(*rsa.PublicKey).Equal(&k.PublicKey) {
+		t.Error("Public() is not the key's public key")
+	}
 }
