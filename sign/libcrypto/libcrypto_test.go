@@ -241,3 +241,27 @@ func TestAuto(t *testing.T) {
 		t.Error("Public() is not the key's public key")
 	}
 }
+
+// BenchmarkSign compares Go's RSA-2048 PKCS #1 v1.5 signing with
+// OpenSSL's through this package (bench/go.sh tracks both).
+func BenchmarkSign(b *testing.B) {
+	k := testutil.NewKey(b, 2048).Signer.(*rsa.PrivateKey)
+	digest := make([]byte, crypto.SHA256.Size())
+	signers := map[string]crypto.Signer{"go": k}
+	if s, err := New(k); err == nil {
+		signers["openssl"] = s
+	}
+	for _, name := range []string{"go", "openssl"} {
+		s, ok := signers[name]
+		if !ok {
+			continue // no libcrypto here
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Sign(nil, digest, crypto.SHA256); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
