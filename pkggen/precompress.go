@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Precompressed writes a tarball in the background, and compresses each of
@@ -21,24 +22,26 @@ import (
 // the same with or without it.
 type Precompressed struct {
 	pending   map[string]chan []byte // by entry name; each holds one delivery
-	closed    chan struct{}          // closed by Close: nothing more will be delivered
+	closed    chan struct{}          // closed by Close: stop now
 	closeOnce sync.Once
 	done      chan struct{} // the writer and the compressor have ended
 
 	// Written by the compressor, read after done.
 	sums [][sha256.Size]byte // of each chunk's tar bytes
 	xz   [][]byte            // its xz stream, or nil when compressing failed
+
+	compressed atomic.Int32 // len(xz), for tests to watch progress
 }
 
-// errClosed ends the writer at a pending entry that was not delivered.
-var errClosed = errors.New("precompress: closed before the entry was delivered")
+// errClosed ends the writer at a pending entry once Close was called.
+var errClosed = errors.New("precompress: closed")
 
 // Precompress starts writing tree's tarball in the background. Entries
 // named in pending (regular files) get their data from Deliver; the Data
 // of those in tree is ignored. Its Options are Write's, for the same tree.
 // A tree that cannot be read gives nil, which every method accepts (Write
-// then reports the problem). Call Close once nothing more will be
-// delivered, on error paths too: it ends the background work.
+// then reports the problem). Write closes it; a caller that does not get
+// that far (an error, an interrupt) must Close it.
 func Precompress(tree []Entry, opts Options, pending []string) *Precompressed {
 	src, err := ReadSource(tree)
 	if err != nil {
@@ -77,12 +80,18 @@ func Precompress(tree []Entry, opts Options, pending []string) *Precompressed {
 	go func() {
 		defer close(p.done)
 		for c := range chunks {
+			select {
+			case <-p.closed:
+				continue // drain: Write compresses the rest on every CPU
+			default:
+			}
 			xz, err := compressXZStream(c)
 			if err != nil {
 				xz = nil // not reused: Write compresses it again
 			}
 			p.sums = append(p.sums, sha256.Sum256(c))
 			p.xz = append(p.xz, xz)
+			p.compressed.Add(1)
 		}
 	}()
 	return p
@@ -102,9 +111,10 @@ func (p *Precompressed) Deliver(name string, data []byte) {
 	}
 }
 
-// Close says nothing more will be delivered, and waits for the background
-// work to end: the writer stops at the first pending entry that has no
-// data. It may be called more than once.
+// Close stops the background work and waits for it: the writer stops at
+// its next pending entry, and the compressor after the chunk in hand
+// (what is left, Write compresses on every CPU). It may be called more
+// than once.
 func (p *Precompressed) Close() {
 	if p == nil {
 		return
@@ -121,15 +131,15 @@ func (p *Precompressed) data(e *Entry) ([]byte, error) {
 		return e.Data, nil
 	}
 	select {
+	case <-p.closed:
+		return nil, errClosed
+	default:
+	}
+	select {
 	case d := <-ch:
 		return d, nil
 	case <-p.closed:
-		select {
-		case d := <-ch: // delivered just before Close
-			return d, nil
-		default:
-			return nil, errClosed
-		}
+		return nil, errClosed
 	}
 }
 

@@ -21,8 +21,8 @@ type Options struct {
 	// variable, or "" when it is unset (see Epoch).
 	SourceDateEpoch string
 	// Precompressed, from Precompress on the same tree (its pending
-	// entries delivered), spares compressing the chunks it did. Write
-	// closes it.
+	// entries delivered), spares compressing the chunks it did by the
+	// time Write needs them. Write closes it.
 	Precompressed *Precompressed
 }
 
@@ -45,6 +45,7 @@ type Options struct {
 // on success. The two renames into an existing outDir are not one atomic
 // step: if the second fails, the new .tar.xz stays beside the old .dsc.
 func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
+	defer opts.Precompressed.Close()
 	if outDir == "" {
 		return nil, errors.New("write: empty output directory")
 	}
@@ -172,7 +173,7 @@ const xzChunk = 1 << 20
 // compressXZ compresses data with github.com/ulikunitz/xz (LZMA2, CRC64):
 // deterministic, and accepted by dpkg-source -x.
 func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
-	pre.Close() // the tree is final: wait for what was precompressed
+	pre.Close() // the tree is final: stop, and take what was precompressed
 	chunks := (len(data) + xzChunk - 1) / xzChunk
 	if chunks <= 1 {
 		if xz, ok := pre.lookup(0, data); ok {

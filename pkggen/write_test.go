@@ -392,15 +392,26 @@ func TestPrecompress(t *testing.T) {
 	}
 	pre.Deliver("debian/not-pending", []byte("ignored"))
 	wg.Wait()
+	<-pre.done // everything delivered: the background work ends by itself
 	tarball := writeBoth(t, full, pre)
 	if n, of := reused(pre, tarball); n != of || of < 8 {
 		t.Errorf("%d of %d chunks were precompressed, want all (and at least 8)", n, of)
 	}
 }
 
-// TestPrecompressClosedEarly: when Close comes before every pending entry
-// is delivered (a run that failed, or a caller's bug), the chunks before
-// the first missing entry are reused and the output is still right.
+// waitCompressed waits until pre has compressed n chunks.
+func waitCompressed(t *testing.T, pre *Precompressed, n int32) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); pre.compressed.Load() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d chunks compressed after a minute, want %d", pre.compressed.Load(), n)
+		}
+	}
+}
+
+// TestPrecompressClosedEarly: when Write comes before every pending entry
+// is delivered (a caller's bug), the chunks before the first missing
+// entry are reused and the output is still right.
 func TestPrecompressClosedEarly(t *testing.T) {
 	t.Parallel()
 	full, sigs := precompressTree()
@@ -413,12 +424,31 @@ func TestPrecompressClosedEarly(t *testing.T) {
 			pre.Deliver(e.Name, e.Data)
 		}
 	}
+	waitCompressed(t, pre, 4) // the chunks before missing
 	tarball := writeBoth(t, full, pre)
 	n, of := reused(pre, tarball)
 	if n < 4 || n >= of {
 		t.Errorf("%d of %d chunks were precompressed, want those before %s (at least 4) and no more", n, of, missing)
 	}
 	pre.Close() // again: no effect
+}
+
+// TestPrecompressCloseStops: Close (an error or an interrupt) stops the
+// background work at once, with at most the chunk in hand compressed,
+// even when everything was delivered.
+func TestPrecompressCloseStops(t *testing.T) {
+	t.Parallel()
+	full, sigs := precompressTree()
+	full = append(full, Entry{Name: "debian/big2.txt", Mode: 0o644, ModTime: changelogTime,
+		Data: bytes.Repeat([]byte("more changelog text\n"), 300000)})
+	pre := Precompress(full, Options{SourceDateEpoch: "1700000000"}, sigs)
+	for _, e := range full {
+		pre.Deliver(e.Name, e.Data)
+	}
+	pre.Close()
+	if n := pre.compressed.Load(); n > 2 {
+		t.Errorf("%d chunks compressed after Close, want at most the one in hand (and one started before)", n)
+	}
 }
 
 func TestPrecompressNil(t *testing.T) {
