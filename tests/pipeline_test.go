@@ -176,11 +176,32 @@ func TestProgressOnTerminal(t *testing.T) {
 func TestRSAImplementations(t *testing.T) {
 	key, cert := newKey(t, "3072")
 	deb, tmpl := manyModules(t, 32)
-	runs := []struct{ name, template, unsigned string }{
-		{"modules", tmpl, deb},
-		{"shim", testutil.DebianFixture(t, shimTemplate), testutil.DebianFixture(t, shimUnsigned)},
+	shim := struct{ template, unsigned string }{testutil.DebianFixture(t, shimTemplate), testutil.DebianFixture(t, shimUnsigned)}
+	generate := func(env []string, template, unsigned, key, cert string) result {
+		t.Helper()
+		return mksigned(t, "", env, "generate", "--json", "--template", template, "--unsigned", unsigned,
+			"--key", key, "--cert", cert, "--output", filepath.Join(t.TempDir(), "out"))
 	}
-	for _, run := range runs {
+
+	// A bad value, or a key OpenSSL is not used for with =openssl, is an
+	// error that names the variable.
+	r := generate([]string{"MKSIGNED_CRYPTO=boring"}, tmpl, deb, key, cert)
+	if r.code != 1 || !strings.Contains(r.stderr, "$MKSIGNED_CRYPTO") || !strings.Contains(r.stderr, key) {
+		t.Errorf("MKSIGNED_CRYPTO=boring: exit %d, stderr %q; want 1 and a message naming the variable and the key", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	ecKey, ecCert := filepath.Join(dir, "ec.key"), filepath.Join(dir, "ec.crt")
+	testutil.Run(t, dir, "openssl", "req", "-new", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-days", "3650", "-subj", "/CN=mksigned ec/", "-keyout", ecKey, "-out", ecCert)
+	r = generate([]string{"MKSIGNED_CRYPTO=openssl"}, tmpl, deb, ecKey, ecCert)
+	if r.code != 1 || !strings.Contains(r.stderr, "only RSA keys") {
+		t.Errorf("ECDSA key with MKSIGNED_CRYPTO=openssl: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	for _, run := range []struct{ name, template, unsigned string }{
+		{"modules", tmpl, deb},
+		{"shim", shim.template, shim.unsigned},
+	} {
 		outs := map[string][]byte{}
 		for _, impl := range []string{"go", "openssl"} {
 			out := filepath.Join(t.TempDir(), "out")
@@ -188,7 +209,7 @@ func TestRSAImplementations(t *testing.T) {
 				"--unsigned", run.unsigned, "--key", key, "--cert", cert, "--output", out)
 			if r.code != 0 {
 				if impl == "openssl" && os.Getenv("CI") == "" && strings.Contains(r.stderr, "not available") {
-					t.Skipf("skipping: %s", r.stderr)
+					t.Skipf("skipping the rest: %s", r.stderr)
 				}
 				t.Fatalf("%s, MKSIGNED_CRYPTO=%s: exit %d: %s", run.name, impl, r.code, r.stderr)
 			}
@@ -209,30 +230,27 @@ func TestRSAImplementations(t *testing.T) {
 
 	// By default OpenSSL signs a run of many signatures (32 modules),
 	// not one of two (shim), where loading it would cost more than it
-	// saves. A bad value, or a key OpenSSL is not used for with
-	// =openssl, is an error that names the variable.
-	for _, c := range []struct{ template, unsigned, want string }{
-		{tmpl, deb, "openssl"},
-		{runs[1].template, runs[1].unsigned, "go"},
+	// saves; and where OpenSSL refuses (here a configuration that allows
+	// only FIPS providers, which bookworm does not ship), Go's RSA goes
+	// on, unless OpenSSL was asked for.
+	fips := filepath.Join(t.TempDir(), "fips.cnf")
+	writeFile(t, fips, []byte("openssl_conf = init\n[init]\nalg_section = algs\n[algs]\ndefault_properties = fips=yes\n"), 0o644)
+	for _, c := range []struct {
+		name, template, unsigned string
+		env                      []string
+		want                     string
+	}{
+		{"modules", tmpl, deb, nil, "openssl"},
+		{"shim", shim.template, shim.unsigned, nil, "go"},
+		{"modules, OpenSSL refusing", tmpl, deb, []string{"OPENSSL_CONF=" + fips}, "go"},
 	} {
-		r := mksigned(t, "", []string{"MKSIGNED_CRYPTO="}, "generate", "--json", "--template", c.template, "--unsigned", c.unsigned,
-			"--key", key, "--cert", cert, "--output", filepath.Join(t.TempDir(), "out"))
-		if !strings.Contains(r.stdout, `"crypto": "`+c.want+`"`) {
-			t.Errorf("default, %s: exit %d, stdout %q, stderr %q; want crypto %s", filepath.Base(c.unsigned), r.code, r.stdout, r.stderr, c.want)
+		r := generate(append([]string{"MKSIGNED_CRYPTO="}, c.env...), c.template, c.unsigned, key, cert)
+		if r.code != 0 || !strings.Contains(r.stdout, `"crypto": "`+c.want+`"`) {
+			t.Errorf("default, %s: exit %d, stdout %q, stderr %q; want crypto %s", c.name, r.code, r.stdout, r.stderr, c.want)
 		}
 	}
-	r := mksigned(t, "", []string{"MKSIGNED_CRYPTO=boring"}, "generate", "--template", tmpl, "--unsigned", deb,
-		"--key", key, "--cert", cert, "--output", filepath.Join(t.TempDir(), "out"))
-	if r.code != 1 || !strings.Contains(r.stderr, "$MKSIGNED_CRYPTO") || !strings.Contains(r.stderr, key) {
-		t.Errorf("MKSIGNED_CRYPTO=boring: exit %d, stderr %q; want 1 and a message naming the variable and the key", r.code, r.stderr)
-	}
-	dir := t.TempDir()
-	ecKey, ecCert := filepath.Join(dir, "ec.key"), filepath.Join(dir, "ec.crt")
-	testutil.Run(t, dir, "openssl", "req", "-new", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-		"-days", "3650", "-subj", "/CN=mksigned ec/", "-keyout", ecKey, "-out", ecCert)
-	r = mksigned(t, "", []string{"MKSIGNED_CRYPTO=openssl"}, "generate", "--template", tmpl, "--unsigned", deb,
-		"--key", ecKey, "--cert", ecCert, "--output", filepath.Join(t.TempDir(), "out"))
-	if r.code != 1 || !strings.Contains(r.stderr, "only RSA keys") {
-		t.Errorf("ECDSA key with MKSIGNED_CRYPTO=openssl: exit %d, stderr %q", r.code, r.stderr)
+	r = generate([]string{"MKSIGNED_CRYPTO=openssl", "OPENSSL_CONF=" + fips}, tmpl, deb, key, cert)
+	if r.code != 1 || !strings.Contains(r.stderr, "EVP_PKEY_sign_init failed") {
+		t.Errorf("MKSIGNED_CRYPTO=openssl, OpenSSL refusing: exit %d, stderr %q; want 1 and OpenSSL's failing step", r.code, r.stderr)
 	}
 }

@@ -132,7 +132,11 @@ var stepNames = [...]string{1: "EVP_get_digestbyname", 2: "EVP_PKEY_CTX_new", 3:
 	4: "EVP_PKEY_CTX_set_rsa_padding", 5: "EVP_PKEY_CTX_set_signature_md", 6: "EVP_PKEY_sign"}
 
 func importKey(k *rsa.PrivateKey) (*pkey, error) {
-	der := x509.MarshalPKCS1PrivateKey(k)
+	// MarshalPKCS1PrivateKey precomputes CRT values into the key it is
+	// given when they are missing: give it a copy, since other goroutines
+	// may be signing with k.
+	kc := *k
+	der := x509.MarshalPKCS1PrivateKey(&kc)
 	defer clear(der)
 	var code C.ulong
 	// der holds no Go pointers, so C may read it for the call's duration.

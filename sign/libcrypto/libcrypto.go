@@ -11,10 +11,19 @@
 // program that still runs, on Go's RSA, where libcrypto.so.3 is missing
 // or the build has no cgo.
 //
-// The key reaches OpenSSL as DER in memory (never a file); the DER copy is
-// cleared after the import and OpenSSL clears its copy when the key is
-// freed. PKCS #1 v1.5 signatures are deterministic, so a signer from this
-// package and Go's give the same bytes; New checks that once per key.
+// The key reaches OpenSSL as PKCS #1 DER in memory, never a file. The
+// buffer handed over is cleared after the import, but encoding/asn1 leaves
+// copies of its parts in Go's garbage, as the Go key itself stays in
+// memory for the whole run; OpenSSL clears its copy when the key is freed.
+// The library is found by its soname, as any dynamically linked program
+// finds its libraries, and reads openssl.cnf: on a signing host that
+// trusts only the Go binary, set MKSIGNED_CRYPTO=go.
+//
+// PKCS #1 v1.5 signatures are deterministic, so a signer from this package
+// and Go's give the same bytes; New checks that once per key. Against
+// faults, OpenSSL checks each CRT result with the public exponent and
+// recomputes without CRT on a mismatch (rsa_ossl_mod_exp), as Go checks
+// its own.
 package libcrypto
 
 import (
@@ -103,7 +112,7 @@ func New(k *rsa.PrivateKey) (*Signer, error) {
 	}
 	got, err := s.Sign(nil, probe, crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("libcrypto: self-test: %w", err)
+		return nil, fmt.Errorf("self-test: %w", err) // already says libcrypto
 	}
 	if string(got) != string(want) {
 		return nil, errors.New("libcrypto: self-test: OpenSSL's signature differs from Go's")
@@ -117,12 +126,13 @@ func New(k *rsa.PrivateKey) (*Signer, error) {
 //   - "openssl": a libcrypto Signer, made now; an error when libcrypto
 //     cannot be used or s is not an RSA key;
 //   - empty or "auto": for an RSA key, a signer that makes its first
-//     autoAfter signatures with Go's RSA and then, where libcrypto loads,
-//     the rest with OpenSSL. Loading libcrypto and checking the key cost
-//     about 5 ms, five of Go's RSA-2048 signatures: a run that makes a
-//     few (shim's two) is faster without. A libcrypto that loads but
-//     fails on the key or its self-test is an error of the Sign that
-//     tried, not hidden; MKSIGNED_CRYPTO=go works around it.
+//     autoAfter signatures with Go's RSA and then, where libcrypto loads
+//     and passes New's checks, the rest with OpenSSL; otherwise Go's RSA
+//     goes on (a missing library, an OpenSSL configuration that refuses
+//     the key: the run still works, as it did before this backend).
+//     Loading libcrypto and checking the key cost about 5 ms, five of
+//     Go's RSA-2048 signatures: a run that makes a few (shim's two) is
+//     faster without.
 //
 // Implementation tells afterwards which signed.
 func Choose(s crypto.Signer) (crypto.Signer, error) {
@@ -148,15 +158,12 @@ func Choose(s crypto.Signer) (crypto.Signer, error) {
 		return fast, nil
 	}
 	a := &autoSigner{goKey: k}
-	a.fast = sync.OnceValues(func() (*Signer, error) {
+	a.fast = sync.OnceValue(func() *Signer {
 		fast, err := New(k)
-		if errors.Is(err, ErrUnavailable) {
-			return nil, nil // Go's RSA signs
-		}
 		if err != nil {
-			return nil, fmt.Errorf("%w (set $%s=go to sign with Go's RSA)", err, Env)
+			return nil // Go's RSA signs; Implementation says so
 		}
-		return fast, nil
+		return fast
 	})
 	return a, nil
 }
@@ -172,10 +179,8 @@ func Implementation(s crypto.Signer) string {
 	case *Signer:
 		return "openssl"
 	case *autoSigner:
-		if s.n.Load() > autoAfter {
-			if fast, _ := s.fast(); fast != nil {
-				return "openssl"
-			}
+		if s.n.Load() > autoAfter && s.fast() != nil {
+			return "openssl"
 		}
 	}
 	return "go"
@@ -184,19 +189,15 @@ func Implementation(s crypto.Signer) string {
 // autoSigner is Choose's signer for "auto".
 type autoSigner struct {
 	goKey *rsa.PrivateKey
-	n     atomic.Int64 // Sign calls so far
-	fast  func() (*Signer, error)
+	n     atomic.Int64   // Sign calls so far
+	fast  func() *Signer // nil when libcrypto cannot be used
 }
 
 func (a *autoSigner) Public() crypto.PublicKey { return a.goKey.Public() }
 
 func (a *autoSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if a.n.Add(1) > autoAfter {
-		fast, err := a.fast()
-		if err != nil {
-			return nil, err
-		}
-		if fast != nil {
+		if fast := a.fast(); fast != nil {
 			return fast.Sign(rand, digest, opts)
 		}
 	}

@@ -242,6 +242,48 @@ func TestAuto(t *testing.T) {
 	}
 }
 
+// TestAutoConcurrent: workers cross the autoAfter threshold together,
+// one of them loading libcrypto while the others sign; every signature is
+// Go's.
+func TestAutoConcurrent(t *testing.T) {
+	k := testutil.NewKey(t, 2048).Signer.(*rsa.PrivateKey)
+	t.Setenv(Env, "")
+	s, err := Choose(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 6 {
+				d := make([]byte, crypto.SHA256.Size())
+				if _, err := rand.Read(d); err != nil {
+					errs <- err
+					return
+				}
+				got, err := s.Sign(rand.Reader, d, crypto.SHA256)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want, _ := rsa.SignPKCS1v15(nil, k, crypto.SHA256, d); !bytes.Equal(got, want) {
+					errs <- errors.New("a signature differs from Go's")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, err := Version(); err == nil && Implementation(s) != "openssl" {
+		t.Errorf("after 48 signatures: Implementation %q, want openssl", Implementation(s))
+	}
+}
+
 // BenchmarkSign compares Go's RSA-2048 PKCS #1 v1.5 signing with
 // OpenSSL's through this package (bench/go.sh tracks both).
 func BenchmarkSign(b *testing.B) {
