@@ -39,11 +39,12 @@ import (
 
 // Env names the environment variable that chooses the RSA implementation:
 // "go" for Go's crypto/rsa, "openssl" to require libcrypto (an error when
-// it cannot be loaded), empty or "auto" for libcrypto where it loads.
+// it cannot be used), empty or "auto" for libcrypto from the signature
+// after the first autoAfter, where it can be used (see Choose).
 const Env = "MKSIGNED_CRYPTO"
 
-// ErrUnavailable means libcrypto.so.3 could not be used; errors.Is finds it
-// in Load's and New's errors.
+// ErrUnavailable means libcrypto.so.3 could not be loaded; errors.Is finds
+// it in Version's and New's errors.
 var ErrUnavailable = errors.New("OpenSSL's libcrypto is not available")
 
 // Version returns OpenSSL's version text (e.g. "OpenSSL 3.0.17 1 Jul
