@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
-	"time"
+
+	"github.com/mksigned/mksigned/internal/testutil"
 )
 
 // arMember is one member of an ar archive built by buildAr.
@@ -58,32 +59,16 @@ type tarEntry struct {
 	linkname string
 }
 
-var testTime = time.Date(2023, 1, 27, 15, 15, 57, 0, time.UTC)
+var testTime = testutil.TarTime
 
 // buildTar returns a GNU tar archive of the entries.
 func buildTar(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
+	var es []testutil.TarEntry
 	for _, e := range entries {
-		hdr := &tar.Header{
-			Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.linkname,
-			ModTime: testTime, Format: tar.FormatGNU, Uname: "root", Gname: "root",
-		}
-		if e.typ == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
+		es = append(es, testutil.TarEntry{Name: e.name, Type: e.typ, Mode: e.mode, Body: e.body, Linkname: e.linkname})
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return testutil.Tar(t, es...)
 }
 
 func gzipBytes(t testing.TB, data []byte) []byte {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -19,27 +21,32 @@ import (
 const (
 	maxEntrySize    = 64 << 20
 	maxTemplateSize = 512 << 20
+	// maxLinks bounds the symbolic links a template package may hold;
+	// the kernel's has 8.
+	maxLinks = 100000
 )
 
 // CodeSigningDir is where template packages install their templates.
 const CodeSigningDir = "usr/share/code-signing/"
 
-// Load reads a template from path, which is either a *-signed-template .deb
+// Load reads a template from file, which is either a *-signed-template .deb
 // or a code-signing directory (the one holding files.json and
 // source-template/).
-func Load(path string) (*Template, error) {
-	fi, err := os.Stat(path)
+func Load(file string) (*Template, error) {
+	fi, err := os.Stat(file)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
-		return LoadDir(path)
+		return LoadDir(file)
 	}
-	return LoadDeb(path)
+	return LoadDeb(file)
 }
 
-// LoadDir reads a code-signing directory. Symbolic links are refused, and
-// nothing outside the directory is opened.
+// LoadDir reads a code-signing directory as dpkg-source -b would read the
+// tree: every entry with lstat, never following a link. Symbolic links are
+// kept as links (checked later: they must stay inside source-template/),
+// and nothing outside the directory is opened.
 func LoadDir(dir string) (*Template, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -48,6 +55,7 @@ func LoadDir(dir string) (*Template, error) {
 	defer root.Close()
 	var entries []Entry
 	var total int64
+	inodes := map[[2]uint64]string{} // source-template/ files by device and inode
 	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -55,27 +63,40 @@ func LoadDir(dir string) (*Template, error) {
 		if p == "." {
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset,
-				Err: errors.New("is a symbolic link: templates may hold only regular files and directories")}
-		}
+		// fs.WalkDir's entries come from lstat: a link is reported
+		// as a link, and a link to a directory is not entered.
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
 		e := Entry{Name: p, Mode: info.Mode(), ModTime: info.ModTime()}
-		if !info.Mode().IsRegular() && !info.IsDir() {
-			return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset,
-				Err: fmt.Errorf("is a %v: templates may hold only regular files and directories", info.Mode().Type())}
-		}
-		if info.Mode().IsRegular() {
+		switch {
+		case info.Mode().IsRegular():
 			total += info.Size()
 			if info.Size() > maxEntrySize || total > maxTemplateSize {
 				return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset, Err: errors.New("template too large")}
 			}
+			if id, ok := inode(info); ok && strings.HasPrefix(p, "source-template/") {
+				if first, seen := inodes[id]; seen {
+					return inputerr.WithFile(refuseHardLink(p, first), dir)
+				}
+				inodes[id] = p
+			}
 			if e.Data, err = root.ReadFile(p); err != nil {
 				return err
 			}
+		case info.IsDir():
+		case info.Mode().Type() == fs.ModeSymlink:
+			target, err := root.Readlink(p)
+			if err != nil {
+				return err
+			}
+			total += int64(len(target))
+			e.Mode = fs.ModeSymlink | 0o777
+			e.Data = []byte(target)
+		default:
+			return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("is a %v: templates may hold only regular files, directories and symbolic links", info.Mode().Type())}
 		}
 		entries = append(entries, e)
 		return nil
@@ -90,13 +111,30 @@ func LoadDir(dir string) (*Template, error) {
 	return t, nil
 }
 
+// inode returns the device and inode number of a file with more than one
+// name, the case in which two names of a tree can be one file.
+func inode(info fs.FileInfo) ([2]uint64, bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink < 2 {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{uint64(st.Dev), st.Ino}, true
+}
+
 // LoadDeb reads the template shipped by a *-signed-template package under
 // /usr/share/code-signing/<name>/. The package must ship exactly one.
-func LoadDeb(path string) (*Template, error) {
-	name := filepath.Base(path)
+func LoadDeb(debPath string) (*Template, error) {
+	name := filepath.Base(debPath)
 	byTemplate := map[string][]Entry{}
 	var total int64
-	_, err := deb.ReadFile(path, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+	// Every link of the package, and every template entry: dpkg-deb -x
+	// writes an entry below a link through it, outside the template.
+	links := map[string]string{}
+	var kept []string
+	_, err := deb.ReadFile(debPath, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+		if e.Type == '2' && len(links) < maxLinks {
+			links[e.Path] = e.Linkname
+		}
 		rest, ok := strings.CutPrefix(e.Path, CodeSigningDir)
 		if !ok || rest == "" {
 			return nil
@@ -116,9 +154,16 @@ func LoadDeb(path string) (*Template, error) {
 				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
 			}
 			te.Data = b
+		case '2':
+			// dpkg-deb -x makes the link, whatever its header's mode.
+			total += int64(len(e.Linkname))
+			te.Mode = fs.ModeSymlink | 0o777
+			te.Data = []byte(e.Linkname)
+		case '1':
+			return refuseHardLink(e.Path, e.Linkname)
 		default:
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
-				Err: fmt.Errorf("is a link or special file (tar type %q): templates may hold only regular files and directories", e.Type)}
+				Err: fmt.Errorf("is a special file (tar type %q): templates may hold only regular files, directories and symbolic links", e.Type)}
 		}
 		if inner == "" {
 			if _, ok := byTemplate[tname]; !ok {
@@ -127,10 +172,23 @@ func LoadDeb(path string) (*Template, error) {
 			return nil
 		}
 		byTemplate[tname] = append(byTemplate[tname], te)
+		kept = append(kept, e.Path)
 		return nil
 	})
 	if err != nil {
 		return nil, inputerr.WithFile(err, name)
+	}
+	if len(links) >= maxLinks {
+		return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("holds more than %d symbolic links: not a signing template", maxLinks)}
+	}
+	for _, p := range kept {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if target, ok := links[d]; ok {
+				return nil, &inputerr.Error{File: name, Path: p, Offset: inputerr.NoOffset,
+					Err: fmt.Errorf("lies below %s, a symbolic link to %q: dpkg-deb -x would write it through the link", d, target)}
+			}
+		}
 	}
 	var names []string
 	for n := range byTemplate {

@@ -25,12 +25,16 @@ import (
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
-// Entry is one file or directory of a template, held in memory.
+// Entry is one file, directory or symbolic link of a template, held in
+// memory.
 type Entry struct {
-	Name    string      // slash path relative to the code-signing directory
-	Mode    fs.FileMode // fs.ModeDir for directories, plus permission bits
+	Name string // slash path relative to the code-signing directory
+	// Mode is the type (0 for a regular file, fs.ModeDir or
+	// fs.ModeSymlink) and the permission bits.
+	Mode    fs.FileMode
 	ModTime time.Time
-	Data    []byte
+	// Data is a regular file's content, or a symbolic link's target.
+	Data []byte
 }
 
 // Template is a checked signing template.
@@ -78,9 +82,18 @@ func Parse(name string, entries []Entry) (*Template, error) {
 		if err != nil {
 			return nil, &inputerr.Error{Path: e.Name, Offset: inputerr.NoOffset, Err: err}
 		}
-		if e.Mode&fs.ModeType&^fs.ModeDir != 0 {
+		switch e.Mode.Type() {
+		case 0, fs.ModeDir:
+		case fs.ModeSymlink:
+			// Only the package's own tree may hold links: files.json
+			// and source-template/ itself are read, not shipped.
+			if !strings.HasPrefix(clean, "source-template/") {
+				return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset,
+					Err: fmt.Errorf("is a symbolic link to %q: only entries inside source-template/ may be links", e.Data)}
+			}
+		default:
 			return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset,
-				Err: fmt.Errorf("is a %v, but a template may hold only regular files and directories", e.Mode.Type())}
+				Err: fmt.Errorf("is a %v, but a template may hold only regular files, directories and symbolic links", e.Mode.Type())}
 		}
 		if _, dup := byName[clean]; dup {
 			return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset, Err: errors.New("appears twice")}
@@ -113,6 +126,9 @@ func Parse(name string, entries []Entry) (*Template, error) {
 	if err := t.checkSource(); err != nil {
 		return nil, err
 	}
+	if err := t.checkLinks(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -124,6 +140,19 @@ func (t *Template) file(name string) *Entry {
 	return nil
 }
 
+// kind describes what e is, for messages.
+func kind(e *Entry) string {
+	switch e.Mode.Type() {
+	case 0:
+		return "a regular file"
+	case fs.ModeDir:
+		return "a directory"
+	case fs.ModeSymlink:
+		return fmt.Sprintf("a symbolic link to %q", e.Data)
+	}
+	return fmt.Sprintf("a %v", e.Mode.Type())
+}
+
 func srcErr(file, field string, err error) error {
 	return &inputerr.Error{File: "source-template/" + file, Field: field, Offset: inputerr.NoOffset, Err: err}
 }
@@ -133,8 +162,12 @@ func srcErr(file, field string, err error) error {
 // control fields later steps need.
 func (t *Template) checkSource() error {
 	for _, f := range requiredFiles {
-		if e := t.file(f); e == nil || e.Mode.IsDir() {
+		e := t.file(f)
+		if e == nil || e.Mode.IsDir() {
 			return srcErr(f, "", errors.New("missing: a source template needs debian/changelog, control, copyright and rules"))
+		}
+		if !e.Mode.IsRegular() {
+			return srcErr(f, "", fmt.Errorf("is %s, but must be a regular file", kind(e)))
 		}
 	}
 	for _, f := range forbiddenFiles {
@@ -146,11 +179,17 @@ func (t *Template) checkSource() error {
 	if format == nil {
 		return srcErr("debian/source/format", "", errors.New("missing: the source template must be \"3.0 (native)\""))
 	}
+	if !format.Mode.IsRegular() {
+		return srcErr("debian/source/format", "", fmt.Errorf("is %s, but must be a regular file saying \"3.0 (native)\"", kind(format)))
+	}
 	if got := strings.TrimSpace(string(format.Data)); got != "3.0 (native)" {
 		return srcErr("debian/source/format", "", fmt.Errorf("is %q, but the source template must be \"3.0 (native)\"", got))
 	}
 	for _, e := range t.Source {
 		if strings.HasPrefix(e.Name, "debian/signatures/") || e.Name == "debian/signatures" {
+			if e.Mode.Type() == fs.ModeSymlink {
+				return srcErr(e.Name, "", fmt.Errorf("is a symbolic link to %q: debian/signatures/ is written by the signer, and building the package would write through the link", e.Data))
+			}
 			return srcErr(e.Name, "", errors.New("already present: debian/signatures/ is written by the signer"))
 		}
 	}
