@@ -89,6 +89,9 @@ func (it *Item) SigPath() string { return template.SignaturePath(it.Package, it.
 type Result struct {
 	Template *template.Template
 	Items    []*Item // in files.json order
+	// Contents is what the tarball holds of the template: all of the
+	// source package but the signatures.
+	Contents *pkggen.Contents
 	Epoch    time.Time
 	DSC, Tar string // output file names
 	Written  []string
@@ -170,8 +173,13 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	contents, err := pkggen.Count(src.Name, sourceTree(t))
+	if err != nil {
+		return nil, nil, inputerr.WithFile(err, t.Name+"/source-template")
+	}
 	r := &Result{
 		Template: t,
+		Contents: contents,
 		Epoch:    epoch,
 		DSC:      src.BaseName() + ".dsc",
 		Tar:      src.BaseName() + ".tar.xz",

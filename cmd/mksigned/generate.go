@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -130,12 +131,26 @@ type jsonResult struct {
 	Version  string     `json:"version"`
 	Epoch    int64      `json:"epoch"`
 	Files    []jsonFile `json:"files"`
-	DSC      string     `json:"dsc"`
-	Tar      string     `json:"tar"`
-	Written  []string   `json:"written"`
+	// Tree is what the source package holds beside the signatures.
+	Tree    jsonTree `json:"tree"`
+	DSC     string   `json:"dsc"`
+	Tar     string   `json:"tar"`
+	Written []string `json:"written"`
 	// Crypto names the implementation that signed: "openssl" or "go"
 	// (empty when nothing was signed with a key).
 	Crypto string `json:"crypto,omitempty"`
+}
+
+type jsonTree struct {
+	Files    int        `json:"files"`
+	Dirs     int        `json:"dirs"`
+	Links    []jsonLink `json:"links"`
+	Excluded []string   `json:"excluded"`
+}
+
+type jsonLink struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
 }
 
 type jsonFile struct {
@@ -160,6 +175,12 @@ func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 	if out.Written == nil {
 		out.Written = []string{}
 	}
+	c := r.Contents
+	out.Tree = jsonTree{Files: c.Files, Dirs: c.Dirs, Links: []jsonLink{}, Excluded: []string{}}
+	for _, l := range c.Links {
+		out.Tree.Links = append(out.Tree.Links, jsonLink{l.Name, l.Target})
+	}
+	out.Tree.Excluded = append(out.Tree.Excluded, c.Excluded...)
 	for _, it := range r.Items {
 		out.Files = append(out.Files, jsonFile{it.Package, it.File.Path, string(it.File.SigType), it.Size, filepath.Base(it.Deb), it.SigPath()})
 	}
@@ -180,11 +201,30 @@ func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
 		fmt.Fprintf(w, "%s %-12s %s %s (%d bytes, from %s) -> %s\n",
 			verb, it.File.SigType, it.Package, it.File.Path, it.Size, filepath.Base(it.Deb), it.SigPath())
 	}
+	// What else the package holds: the template's tree, links spelled out,
+	// since a buildd follows them.
+	c := r.Contents
+	fmt.Fprintf(w, "and from the template: %d file(s), %d director%s, %d symbolic link(s)",
+		c.Files, c.Dirs, plural(c.Dirs, "y", "ies"), len(c.Links))
+	if len(c.Excluded) > 0 {
+		fmt.Fprintf(w, "; dpkg-source's default excludes leave out %d: %s", len(c.Excluded), strings.Join(c.Excluded, ", "))
+	}
+	fmt.Fprintln(w)
+	for _, l := range c.Links {
+		fmt.Fprintf(w, "link %s -> %s\n", l.Name, l.Target)
+	}
 	if out == "" {
 		out = "<output>"
 	}
 	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.DSC))
 	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.Tar))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // envPassphrase names the environment variable holding the passphrase of
