@@ -182,6 +182,16 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 	err = deb.WalkTar(rc, func(e *deb.Entry, body io.Reader) error {
 		_, rest, _ := strings.Cut(e.Path, "/") // drop the top-level directory
 		rel, ok := strings.CutPrefix(rest, "debian/signatures/")
+		if rest == "debian/signatures" || ok {
+			// dpkg-source -x extracts links and the build follows
+			// them: a link here is not a signature of this package.
+			switch e.Type {
+			case '0', '\x00', '5':
+			default:
+				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
+					Err: fmt.Errorf("is %s, but debian/signatures/ may hold only directories and regular files", describeType(e))}
+			}
+		}
 		if !ok || !strings.HasSuffix(rel, ".sig") || (e.Type != '0' && e.Type != '\x00') {
 			return nil
 		}
