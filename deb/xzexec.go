@@ -16,9 +16,9 @@ import (
 // "go" forces the pure-Go one, "external" the xz program; unset, the xz
 // program decodes members of at least externalMinSize bytes when it is in
 // PATH. The program is about twice as fast as the pure-Go decoder
-// (FORMATS.md §6: 7.3 s against 11.5 s for a 70 MB kernel package). For small
-// members the process start and the pipe's read-ahead cost more than they
-// save, and the pure-Go decoder stops reading exactly when asked.
+// (docs/formats.md §5: 7.3 s against 11.5 s for a 70 MB kernel package).
+// For small members the process start and the pipe's read-ahead cost more
+// than they save, and the pure-Go decoder stops reading exactly when asked.
 const EnvDecompress = "MKSIGNED_DECOMPRESS"
 
 // externalMinSize is the smallest compressed member the xz program decodes

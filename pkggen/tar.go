@@ -16,7 +16,7 @@ import (
 //
 // run in the parent of the source directory and given that directory's name:
 // GNU tar 1.34 headers (see "Basic Tar Format" and "GNU Extensions" in the
-// GNU tar manual, and /work/shared/FORMATS.md §4.4).
+// GNU tar manual, and docs/formats.md §3.2 to §3.4).
 
 const (
 	blockSize  = 512

@@ -17,7 +17,7 @@ import (
 // SigType is the kind of signature files.json asks for.
 type SigType = sign.SigType
 
-// The signature types Debian's signing service knows (FORMATS.md §5).
+// The signature types Debian's signing service knows (docs/formats.md §4.2).
 const (
 	EFI         = sign.EFI         // Authenticode over a PE/COFF image
 	LinuxModule = sign.LinuxModule // PKCS#7 appended to a kernel module
@@ -66,7 +66,7 @@ type jsonFile struct {
 }
 
 // ParseManifest parses files.json in any of the three shapes Debian uses
-// (FORMATS.md §5):
+// (docs/formats.md §4.1):
 //
 //	{"<package>": {...}}                       bare, 2018
 //	{"packages": {"<package>": {...}}}         fwupd, shim, linux

@@ -3,7 +3,7 @@
 // package ships, holding files.json (what to sign) and source-template/
 // (the debian/ directory of the -signed source package).
 //
-// The format is Debian's, unchanged; see ../../shared/FORMATS.md §5 and
+// The format is Debian's, unchanged; see docs/formats.md §4 and
 // https://wiki.debian.org/SecureBoot/Discussion for its history.
 package template
 
@@ -64,7 +64,7 @@ func SignaturePath(pkg, file string) string {
 }
 
 // requiredFiles must be in every source-template (as debusine requires;
-// FORMATS.md §5).
+// docs/formats.md §4.4).
 var requiredFiles = []string{"debian/changelog", "debian/control", "debian/copyright", "debian/rules"}
 
 // forbiddenFiles would change how dpkg-source builds the package.

@@ -70,6 +70,31 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestUsageStreams: the built binary prints a subcommand's help on stdout
+// for -h (exit 0), and on stderr after a bad flag (exit 2, stdout empty),
+// with the flags spelled --name as the synopsis spells them.
+func TestUsageStreams(t *testing.T) {
+	for _, c := range []struct{ command, flag string }{
+		{"generate", "--cert CERT"},
+		{"verify", "--cert CERT"},
+		{"attach", "--cert CERT"},
+		{"detach", "--type efi"},
+	} {
+		usage := "Usage:\n  mksigned " + c.command + " "
+		r := mksigned(t, "", nil, c.command, "-h")
+		if r.code != 0 || r.stderr != "" || !strings.HasPrefix(r.stdout, usage) {
+			t.Errorf("mksigned %s -h: exit %d, stdout %q, stderr %q; want exit 0 with the help on stdout only", c.command, r.code, r.stdout, r.stderr)
+		}
+		if name := strings.Fields(c.flag)[0]; !strings.Contains(r.stdout, "\n  "+c.flag+"\n") || strings.Contains(r.stdout, " "+name[1:]) {
+			t.Errorf("mksigned %s -h shows flags as -name, or lacks %q:\n%s", c.command, c.flag, r.stdout)
+		}
+		r = mksigned(t, "", nil, c.command, "--bogus")
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "flag provided but not defined") || !strings.Contains(r.stderr, usage) {
+			t.Errorf("mksigned %s --bogus: exit %d, stdout %q, stderr %q; want exit 2 with the error and the help on stderr only", c.command, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestReadmeExample runs the README's first command from the repository
 // root, so that it stays true.
 func TestReadmeExample(t *testing.T) {

@@ -20,7 +20,7 @@ the bytes sbattach --attach gives for efi, and the layout Linux's sign-file
 appends for linux-module. An efi signature must be over FILE's digest. A
 module signature carries no certificate: its structure is checked, and with
 --cert that it verifies over FILE.
-`, stdout, stderr)
+`, stdout)
 	var typ, sigPath, out, certPath string
 	fs.StringVar(&certPath, "cert", "", "check a linux-module signature against this certificate `CERT`")
 	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
@@ -74,7 +74,7 @@ func runDetach(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		`Write the signature of the signed file SIGNED to SIG as detached DER: the
 bytes sbattach --detach gives for efi (the first signature), and the PKCS#7
 that sign-file appended for linux-module.
-`, stdout, stderr)
+`, stdout)
 	var typ, out string
 	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
 	fs.StringVar(&out, "output", "", "where to write the signature `SIG`")

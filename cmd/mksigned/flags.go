@@ -1,18 +1,20 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 )
 
-// usageError is bad usage: exit status 2.
-type usageError struct{ msg string }
+// usageError is bad usage: exit status 2. usage, when set, is the
+// subcommand's help, printed after the message on stderr.
+type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
 
 // multiFlag collects a flag given several times, such as --unsigned.
 type multiFlag []string
@@ -20,31 +22,62 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
-// newFlagSet returns a FlagSet for a subcommand that reports errors as
-// values (never exits) and prints its usage to stderr, or stdout for -h.
-func newFlagSet(name, synopsis, description string, stdout, stderr io.Writer) *flag.FlagSet {
+// flagSet is a subcommand's flags and its help: printed on stdout for -h,
+// and carried in the usageError of a bad flag, for run to print on stderr.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis, description string
+	stdout                io.Writer
+}
+
+// newFlagSet returns the flags of subcommand name. They report errors as
+// values (never exit) and print nothing but the help for -h, on stdout.
+func newFlagSet(name, synopsis, description string, stdout io.Writer) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage:\n  mksigned %s %s\n\n%s\nFlags:\n", name, synopsis, description)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, synopsis: synopsis, description: description, stdout: stdout}
+}
+
+// help is the subcommand's help text. Flags are shown as --name, the way
+// the synopsis and README write them (flag.PrintDefaults would show
+// -name; the flag package takes both).
+func (fs *flagSet) help() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  mksigned %s %s\n\n%s\nFlags:\n", fs.Name(), fs.synopsis, fs.description)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		b.WriteString("  --" + f.Name)
+		if arg != "" {
+			b.WriteString(" " + arg)
+		}
+		b.WriteString("\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if def := f.DefValue; def != "" && def != "0" && def != "false" {
+			if g, ok := f.Value.(flag.Getter); ok {
+				if _, isString := g.Get().(string); isString {
+					def = fmt.Sprintf("%q", def)
+				}
+			}
+			fmt.Fprintf(&b, " (default %s)", def)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
 }
 
 // parse parses args, letting positional arguments and flags come in any
 // order (Go's flag stops at the first positional), and returns the
-// positionals. -h gives flag.ErrHelp after printing usage.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// positionals. -h prints the help on stdout and gives flag.ErrHelp; a bad
+// flag gives a usageError that carries the help.
+func parse(fs *flagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, err // fs.Parse has printed the usage
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(fs.stdout, fs.help())
+				return nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, usageError{msg: err.Error(), usage: fs.help()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -27,7 +27,7 @@ directory (the one holding files.json and source-template/).
 
 Signing time and tarball timestamps come from SOURCE_DATE_EPOCH, else the
 template changelog's top date: the same inputs give the same bytes.
-`, stdout, stderr)
+`, stdout)
 	var o job.GenerateOptions
 	var unsigned multiFlag
 	var keyPath, certPath, passFile string

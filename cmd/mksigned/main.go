@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue usageError
 		switch {
 		case err == nil:
 			return exitOK
@@ -89,8 +90,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitInterrupted
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
-		case errors.As(err, new(usageError)):
-			fmt.Fprintf(stderr, "mksigned %s: %v\nRun 'mksigned %s -h' for usage.\n", c.name, err, c.name)
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "mksigned %s: %v\n", c.name, err)
+			if ue.usage != "" {
+				fmt.Fprint(stderr, ue.usage)
+			} else {
+				fmt.Fprintf(stderr, "Run 'mksigned %s -h' for usage.\n", c.name)
+			}
 			return exitUsage
 		case errors.Is(err, errReported):
 			return exitFail

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,7 +20,7 @@ func TestRun(t *testing.T) {
 		{nil, exitUsage, "", "Commands:"},
 		{[]string{"help"}, exitOK, "Commands:", ""},
 		{[]string{"--version"}, exitOK, "mksigned ", ""},
-		{[]string{"generate", "-h"}, exitOK, "-dry-run", ""},
+		{[]string{"generate", "-h"}, exitOK, "--dry-run", ""},
 		{[]string{"help", "attach"}, exitOK, "--signature", ""},
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 		{[]string{"generate"}, exitUsage, "", "--template is required"},
@@ -46,7 +48,7 @@ func TestRun(t *testing.T) {
 func TestParseInterleaved(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	fs := newFlagSet("x", "", "", &out, &out)
+	fs := newFlagSet("x", "", "", &out)
 	typ := fs.String("type", "", "")
 	pos, err := parse(fs, []string{"a", "--type", "efi", "b", "--", "--c"})
 	if err != nil || *typ != "efi" || strings.Join(pos, ",") != "a,b,--c" {
@@ -64,5 +66,53 @@ func TestInterrupted(t *testing.T) {
 		"--unsigned", "../../testdata/debian/shim-unsigned_16.1-2~deb12u1_amd64.deb"}, &stdout, &stderr)
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("cancelled run: %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestHelpAndBadFlags: -h and --help print a subcommand's help on stdout
+// and exit 0; a bad flag prints the message and the help on stderr, nothing
+// on stdout, and exits 2. The help lists every flag as --name, as the
+// synopsis writes them, never as -name.
+func TestHelpAndBadFlags(t *testing.T) {
+	t.Parallel()
+	flagLine := regexp.MustCompile(`(?m)^[ \t]*-+[a-z][a-z-]*`)
+	for _, c := range []struct {
+		command string
+		flags   []string
+	}{
+		{"generate", []string{"template", "unsigned", "key", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "quiet", "json"}},
+		{"verify", []string{"dsc", "unsigned", "signed", "cert"}},
+		{"attach", []string{"type", "signature", "output", "cert"}},
+		{"detach", []string{"type", "output"}},
+	} {
+		for _, h := range []string{"-h", "--help"} {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{c.command, h}, &stdout, &stderr)
+			help := stdout.String()
+			if code != exitOK || stderr.Len() != 0 || !strings.HasPrefix(help, "Usage:\n  mksigned "+c.command+" ") {
+				t.Errorf("mksigned %s %s = %d, stdout %q, stderr %q; want %d and the help on stdout only", c.command, h, code, help, stderr.String(), exitOK)
+			}
+			_, flags, _ := strings.Cut(help, "\nFlags:\n")
+			var got []string
+			for _, l := range flagLine.FindAllString(flags, -1) {
+				got = append(got, strings.TrimSpace(l))
+			}
+			var want []string
+			for _, f := range c.flags {
+				want = append(want, "--"+f)
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("mksigned %s %s lists the flags %q, want %q", c.command, h, got, want)
+			}
+		}
+
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{c.command, "--bogus"}, &stdout, &stderr)
+		want := "mksigned " + c.command + ": flag provided but not defined: -bogus\nUsage:\n  mksigned " + c.command + " "
+		if code != exitUsage || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), want) || !strings.Contains(stderr.String(), "\n  --"+c.flags[0]+" ") {
+			t.Errorf("mksigned %s --bogus = %d, stdout %q, stderr %q; want %d, nothing on stdout, and the message then the help on stderr",
+				c.command, code, stdout.String(), stderr.String(), exitUsage)
+		}
 	}
 }

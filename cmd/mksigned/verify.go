@@ -15,7 +15,7 @@ file, attach the signature in memory and check it cryptographically
 (against CERT when given). With --signed, each reattached file must also be,
 byte for byte, one of the files of the signed packages. One line per file,
 OK or the reason; exit status 1 if any fails.
-`, stdout, stderr)
+`, stdout)
 	var o job.VerifyOptions
 	var unsigned, signed multiFlag
 	var certPath string

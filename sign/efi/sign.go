@@ -1,7 +1,7 @@
 package efi
 
 // Signing: an Authenticode PKCS#7 SignedData over an image digest, in the
-// layout of Debian's current EFI signatures (FORMATS.md §1.3).
+// layout of Debian's current EFI signatures (docs/formats.md §1.4).
 
 import (
 	"crypto"

@@ -171,7 +171,7 @@ func TestSignLayoutMatchesDebian(t *testing.T) {
 			t.Errorf("%s: SignedData differs in version, certificates, signers, content type or signature algorithm", p.name)
 		}
 	}
-	// The empty file link, byte for byte (FORMATS.md §1.3).
+	// The empty file link, byte for byte (docs/formats.md §1.4).
 	content, err := marshalIndirectData(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@
 //
 // References: scripts/sign-file.c (what is written), include/linux/
 // module_signature.h and kernel/module_signature.c (what the kernel
-// checks), crypto/asymmetric_keys/pkcs7_verify.c; FORMATS.md §2.
+// checks), crypto/asymmetric_keys/pkcs7_verify.c; docs/formats.md §2.
 //
 // Signing is in separate steps, so that a signer that only sees digests
 // fits: Digest, then Sign, then Attach. Detach undoes Attach.

@@ -131,8 +131,8 @@ func TestSignMatchesSignFile(t *testing.T) {
 }
 
 // TestDebianSignature checks the shape of the signature Debian's kernel
-// build put on dummy.ko (FORMATS.md §2.4): RSA-4096, SHA-256, issuer and
-// serial, no certificate, no attributes.
+// build put on dummy.ko (docs/formats.md §2.4): RSA-4096, SHA-256, issuer
+// and serial, no certificate, no attributes.
 func TestDebianSignature(t *testing.T) {
 	t.Parallel()
 	signed, want := debianModule(t)

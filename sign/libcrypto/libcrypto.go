@@ -2,7 +2,7 @@
 // system's OpenSSL 3 (libcrypto.so.3), loaded at run time with dlopen.
 //
 // Why: Go's crypto/rsa signs RSA-2048 about 4x slower than OpenSSL on
-// x86-64 (FORMATS.md §8), and signing thousands of kernel modules is then
+// x86-64 (docs/formats.md §5), and signing thousands of kernel modules is then
 // the larger part of a run. OpenSSL is what Linux's sign-file and sbsign
 // sign with. The only well-kept Go binding, golang-fips/openssl, is not
 // served to us, so this is the smallest binding that does the job: one

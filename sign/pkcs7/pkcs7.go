@@ -5,7 +5,7 @@
 // Specifications: RFC 2315 (PKCS #7 v1.5) and RFC 5652 (CMS), which
 // describes the same DER for the parts used here. The layouts written are
 // those of Debian's signing service (pesign, for EFI) and of Linux's
-// scripts/sign-file.c (for modules); see FORMATS.md §1.3 and §2.2.
+// scripts/sign-file.c (for modules); see docs/formats.md §1.4 and §2.2.
 //
 // Only SHA-256 is supported, with RSA (PKCS #1 v1.5) or ECDSA keys.
 package pkcs7

@@ -24,7 +24,7 @@ import (
 var oidSPCIndirectData = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 4}
 
 // spcContent is a SpcIndirectDataContent as Debian's signatures carry it
-// (FORMATS.md §1.3), with the given image digest.
+// (docs/formats.md §1.4), with the given image digest.
 func spcContent(t *testing.T, digest []byte) []byte {
 	t.Helper()
 	type alg struct {
