@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 )
 
@@ -77,7 +78,7 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 				fmt.Fprint(fs.stdout, fs.help())
 				return nil, err
 			}
-			return nil, usageError{msg: err.Error(), usage: fs.help()}
+			return nil, usageError{msg: longFlags(err.Error()), usage: fs.help()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -90,3 +91,12 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// flagName matches the flag package's "-name" in its error messages
+// ("flag provided but not defined: -bogus", "invalid value ... for flag
+// -jobs: ...", "flag needs an argument: -key").
+var flagName = regexp.MustCompile(`(: |for flag )-([^-\s:][^\s:]*)`)
+
+// longFlags spells the flags of a flag package message as --name, as the
+// help does.
+func longFlags(msg string) string { return flagName.ReplaceAllString(msg, "$1--$2") }

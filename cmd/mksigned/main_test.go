@@ -109,10 +109,30 @@ func TestHelpAndBadFlags(t *testing.T) {
 
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), []string{c.command, "--bogus"}, &stdout, &stderr)
-		want := "mksigned " + c.command + ": flag provided but not defined: -bogus\nUsage:\n  mksigned " + c.command + " "
+		want := "mksigned " + c.command + ": flag provided but not defined: --bogus\nUsage:\n  mksigned " + c.command + " "
 		if code != exitUsage || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), want) || !strings.Contains(stderr.String(), "\n  --"+c.flags[0]+" ") {
 			t.Errorf("mksigned %s --bogus = %d, stdout %q, stderr %q; want %d, nothing on stdout, and the message then the help on stderr",
 				c.command, code, stdout.String(), stderr.String(), exitUsage)
+		}
+	}
+}
+
+// TestFlagMessagesLongForm: the flag package's own messages name flags
+// the way the help does, --name.
+func TestFlagMessagesLongForm(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"generate", "-bogus"}, "flag provided but not defined: --bogus\n"},
+		{[]string{"generate", "--jobs", "x"}, `invalid value "x" for flag --jobs: parse error` + "\n"},
+		{[]string{"generate", "--key"}, "flag needs an argument: --key\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("mksigned %q = %d, stderr %q; want exit %d and %q", c.args, code, stderr.String(), exitUsage, c.want)
 		}
 	}
 }
