@@ -203,3 +203,110 @@ func TestEveryExcludeMatchesDpkgSource(t *testing.T) {
 		t.Errorf("tar differs from dpkg-source's at %s", firstDiff(got, b.tar))
 	}
 }
+
+// TestDscOrderIsDpkgs compares dscOrder with
+// Dpkg::Control::FieldsCore::field_ordered_list(CTRL_PKG_SRC).
+func TestDscOrderIsDpkgs(t *testing.T) {
+	t.Parallel()
+	got := dpkgPerl(t, `use Dpkg::Control::FieldsCore; use Dpkg::Control::Types;
+print "$_\n" foreach field_ordered_list(CTRL_PKG_SRC);`, "")
+	if diff := cmp.Diff(got, dscOrder); diff != "" {
+		t.Errorf("dscOrder differs from dpkg's CTRL_PKG_SRC order (-dpkg +ours):\n%s", diff)
+	}
+}
+
+// everyFieldControl sets every field of a source stanza that dpkg-source
+// carries into the .dsc (each field of Dpkg::Control::FieldsCore's
+// CTRL_PKG_SRC order that debian/control may hold), in the reverse of
+// that order.
+const everyFieldControl = `Source: synth
+Build-Conflicts-Indep: ci
+Build-Conflicts-Arch: ca [amd64]
+Build-Conflicts: c
+Build-Depends-Indep: di
+Build-Depends-Arch: da
+Build-Depends: debhelper-compat (= 13)
+Testsuite-Triggers: trigger
+Testsuite: autopkgtest-pkg-perl
+Vcs-Svn: svn://example.org/synth
+Vcs-Mtn: mtn://example.org/synth
+Vcs-Hg: https://example.org/hg/synth
+Vcs-Git: https://example.org/git/synth.git
+Vcs-Darcs: https://example.org/darcs/synth
+Vcs-Cvs: :pserver:anonymous@example.org:/cvs synth
+Vcs-Bzr: https://example.org/bzr/synth
+Vcs-Arch: https://example.org/arch/synth
+Vcs-Browser: https://example.org/synth
+Standards-Version: 4.6.2
+Description: every field
+ in reverse order
+Homepage: https://example.org/
+Uploaders: B <b@example.org>
+Maintainer: A <a@example.org>
+Origin: Example
+
+Package: synth
+Architecture: any
+Description: x
+ x
+`
+
+// TestEveryDscFieldMatchesDpkgSource builds everyFieldControl with
+// dpkg-source -b: its .dsc must hold every field of the CTRL_PKG_SRC
+// order but Checksums-Md5 (dpkg-source writes Files instead), and ours
+// must equal it.
+func TestEveryDscFieldMatchesDpkgSource(t *testing.T) {
+	t.Parallel()
+	tree := basicTree("synth", everyFieldControl, time.Unix(1600000000, 0))
+	src, err := ReadSource(tree)
+	if err != nil {
+		t.Fatalf("ReadSource: %v", err)
+	}
+	b := runDpkgSource(t, tree, "synth", "1700000000", time.Unix(1700000000, 0))
+	var fields []string
+	for _, line := range strings.Split(string(b.dsc), "\n") {
+		if name, _, ok := strings.Cut(line, ":"); ok && line[0] != ' ' {
+			fields = append(fields, name)
+		}
+	}
+	want := slices.DeleteFunc(slices.Clone(dscOrder), func(f string) bool { return f == "Checksums-Md5" })
+	if diff := cmp.Diff(want, fields); diff != "" {
+		t.Errorf("dpkg-source's .dsc does not hold every field in order (-want +dpkg-source):\n%s", diff)
+	}
+	dsc, err := DSC(src, b.xzName, b.xz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dsc, b.dsc) {
+		t.Errorf(".dsc differs from dpkg-source's\ngot:\n%s\nwant:\n%s", dsc, b.dsc)
+	}
+}
+
+// TestFieldOrderMatchesDpkgControl sets every .dsc field, and some that
+// dpkg does not know, in reverse order, in a fieldMap and in a
+// Dpkg::Control of type CTRL_PKG_SRC: both must write the same text. This
+// covers the fields dpkg-source -b fills in itself (Checksums-Md5, which
+// it never writes, included).
+func TestFieldOrderMatchesDpkgControl(t *testing.T) {
+	t.Parallel()
+	names := append(slices.Clone(dscOrder), "Zz-Unknown", "Aa-Unknown", "X-Custom")
+	slices.Reverse(names)
+	m := newFieldMap()
+	var in strings.Builder
+	for i, n := range names {
+		v := "value " + n
+		if i%5 == 0 {
+			v += "\n second line\n ."
+		}
+		m.set(n, v)
+		in.WriteString(n + "\t" + strings.ReplaceAll(v, "\n", "\\n") + "\n")
+	}
+	want := dpkgPerl(t, `use Dpkg::Control; use Dpkg::Control::Types;
+my $c = Dpkg::Control->new(type => CTRL_PKG_SRC);
+while (<STDIN>) { chomp; my ($n, $v) = split /\t/, $_, 2; $v =~ s/\\n/\n/g; $c->{$n} = $v; }
+print $c->output;`, in.String())
+	got := strings.Split(strings.TrimSuffix(m.output(), "\n"), "\n")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fieldMap output differs from Dpkg::Control's (-dpkg +ours):\n%s", diff)
+	}
+}
