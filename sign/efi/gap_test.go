@@ -91,9 +91,11 @@ func TestDigestGap(t *testing.T) {
 // sbsign's signature (Attach giving sbsign's bytes), and that sbverify
 // accepts mksigned's own signature attached to it.
 //
-// osslsigncode is left out on purpose: 2.9 hashes the file from the end of
-// the headers to the certificate table in one piece, gap included, so it
-// reports "MISMATCH" for sbsign's signature of this image, as for ours.
+// osslsigncode is left out on purpose: 2.9 hashes the whole file but the
+// CheckSum field and the certificate table entry, in file order, gap
+// included (its "Calculated message digest" for this image is that hash,
+// 9b99f194…), so it reports MISMATCH for sbsign's signature of this
+// image, as for ours.
 func TestGapWithRealTools(t *testing.T) {
 	t.Parallel()
 	sbsign := testutil.RequireTool(t, "sbsign")
