@@ -698,27 +698,28 @@ func readSignature(dir, rel string) ([]byte, error) {
 }
 
 // derLength returns the length of the DER SEQUENCE at the start of b
-// (X.690 §8.1: tag, then a short or long form length).
+// (X.690 §8.1: tag, then a short or long form length). The length is
+// computed in int64: four length bytes overflow a 32-bit int.
 func derLength(b []byte) (int, error) {
 	if len(b) < 2 || b[0] != 0x30 {
 		return 0, errors.New("not a DER-encoded PKCS#7 signature (no SEQUENCE)")
 	}
-	n, hdr := int(b[1]), 2
+	n, hdr := int64(b[1]), int64(2)
 	if n&0x80 != 0 {
-		k := n & 0x7f
+		k := int(n & 0x7f)
 		if k == 0 || k > 4 || len(b) < 2+k {
 			return 0, errors.New("bad DER length")
 		}
 		n = 0
 		for _, c := range b[2 : 2+k] {
-			n = n<<8 | int(c)
+			n = n<<8 | int64(c)
 		}
-		hdr += k
+		hdr += int64(k)
 	}
-	if hdr+n > len(b) {
+	if hdr+n > int64(len(b)) {
 		return 0, fmt.Errorf("DER length %d runs past the end of the %d-byte file", hdr+n, len(b))
 	}
-	return hdr + n, nil
+	return int(hdr + n), nil
 }
 
 // checkSignatureDir refuses files in the --signatures directory that no

@@ -3,12 +3,6 @@ package sign
 import (
 	"bytes"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/pbkdf2"
-	"crypto/sha256"
-	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -261,68 +255,5 @@ func TestLoadEncryptedKeys(t *testing.T) {
 	testutil.Run(t, dir, openssl, "pkcs8", "-topk8", "-in", "k.pem", "-v1", "PBE-SHA1-3DES", "-passout", "pass:"+pass, "-out", "pbes1.pem")
 	if _, err := LoadKey(p("pbes1.pem"), p("c.pem"), passphrase(pass)); err == nil || !strings.Contains(err.Error(), "not supported (only PBES2") {
 		t.Errorf("PBES1 key: got %v, want an error saying only PBES2 is supported", err)
-	}
-}
-
-// FuzzDecryptPKCS8: an encrypted key file is input; decryptPKCS8 must not
-// panic or run away (the iteration count is bounded).
-func FuzzDecryptPKCS8(f *testing.F) {
-	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00}, []byte("x"))
-	// A real one from openssl, with one PBKDF2 iteration so that each
-	// execution is quick.
-	openssl := testutil.RequireTool(f, "openssl")
-	dir := f.TempDir()
-	testutil.Run(f, dir, openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem")
-	testutil.Run(f, dir, openssl, "pkcs8", "-topk8", "-in", "k.pem", "-v2", "aes-128-cbc", "-iter", "1", "-passout", "pass:pw", "-out", "e.pem")
-	data, err := os.ReadFile(filepath.Join(dir, "e.pem"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	block, _ := pem.Decode(data)
-	f.Add(block.Bytes, []byte("pw"))
-	f.Add(block.Bytes, []byte("wrong"))
-	f.Fuzz(func(t *testing.T, der, pass []byte) {
-		_, _ = decryptPKCS8(der, pass) // must not panic or run away
-	})
-}
-
-// TestDecryptPKCS8KeyLength: PBKDF2-params may carry keyLength (RFC 8018
-// A.2; OpenSSL leaves it out for AES). A matching one decrypts; one that
-// does not fit the cipher is refused. The encrypted key is made here,
-// independently of decryptPKCS8's code.
-func TestDecryptPKCS8KeyLength(t *testing.T) {
-	t.Parallel()
-	plain := []byte("0123456789abcdef-a PrivateKeyInfo would be here")
-	salt, iv, pass := []byte("saltsalt"), bytes.Repeat([]byte{7}, 16), "pw"
-	key, err := pbkdf2.Key(sha256.New, pass, salt, 1000, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pad := 16 - len(plain)%16
-	padded := append(bytes.Clone(plain), bytes.Repeat([]byte{byte(pad)}, pad)...)
-	block, _ := aes.NewCipher(key)
-	enc := make([]byte, len(padded))
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(enc, padded)
-	type kdfParams struct {
-		Salt       []byte
-		Iterations int
-		KeyLength  int
-		PRF        algorithmIdentifier
-	}
-	mk := func(keyLength int) []byte {
-		kdf, _ := asn1.Marshal(kdfParams{salt, 1000, keyLength, algorithmIdentifier{Algorithm: oidHMACSHA256, Parameters: asn1.NullRawValue}})
-		ivDER, _ := asn1.Marshal(iv)
-		params, _ := asn1.Marshal(pbes2Params{
-			KeyDerivationFunc: algorithmIdentifier{Algorithm: oidPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
-			EncryptionScheme:  algorithmIdentifier{Algorithm: oidAES256CBC, Parameters: asn1.RawValue{FullBytes: ivDER}},
-		})
-		der, _ := asn1.Marshal(encryptedPrivateKeyInfo{algorithmIdentifier{Algorithm: oidPBES2, Parameters: asn1.RawValue{FullBytes: params}}, enc})
-		return der
-	}
-	if got, err := decryptPKCS8(mk(32), []byte(pass)); err != nil || !bytes.Equal(got, plain) {
-		t.Errorf("keyLength 32: got %q, %v", got, err)
-	}
-	if _, err := decryptPKCS8(mk(16), []byte(pass)); err == nil || !strings.Contains(err.Error(), "key length 16") {
-		t.Errorf("keyLength 16 for AES-256: got %v, want it refused", err)
 	}
 }

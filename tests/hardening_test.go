@@ -588,7 +588,7 @@ func runLimited(t *testing.T, limit time.Duration, env []string, args ...string)
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("running mksigned: %v", err)
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	rss := int64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) * 1024 // Maxrss is int32 on 386
 	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}, took, rss
 }
 

@@ -312,7 +312,7 @@ func TestOpenSSLVerifiesAttributes(t *testing.T) {
 
 // debianEFISignature returns the PKCS#7 of a file in one of Debian's
 // signed packages, detached with sbattach.
-func debianEFISignature(t *testing.T, deb, path string) []byte {
+func debianEFISignature(t testing.TB, deb, path string) []byte {
 	t.Helper()
 	dpkgDeb := testutil.RequireTool(t, "dpkg-deb")
 	sbattach := testutil.RequireTool(t, "sbattach")
