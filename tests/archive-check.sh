@@ -23,8 +23,8 @@
 #
 # Prints one line per template and architecture, `OK <template> <version>
 # <arch>` or `FAIL <template> <version> <arch>: <first error>`, then a
-# count; exits 1 if any failed. Progress goes to stderr, and each
-# template's commands and their output to a log in the cache.
+# count; exits 1 if any failed, 2 on bad usage. Progress goes to stderr,
+# and each template's commands and their output to a log in the cache.
 #
 # The host's apt is never changed: a private apt configuration (APT_CONFIG)
 # with its own state, cache and a copy of the host's sources list adds
@@ -55,6 +55,11 @@ die() {
 
 log() {
 	printf '%s: %s\n' "$SELF" "$*" >&2
+}
+
+usage_error() {
+	printf '%s: %s (see --help)\n' "$SELF" "$*" >&2
+	exit 2
 }
 
 usage() {
@@ -325,13 +330,13 @@ check_template() {
 	[[ -f $control && -f $changelog ]] || fail "no source-template/debian/control or changelog"
 
 	# The unsigned packages, at the versions Build-Depends* pin.
-	mapfile -t upkgs < <(jq -r '(.packages // .) | keys[]' "$fj")
+	mapfile -t upkgs < <(jq -r '(.packages // .) | keys[]' "$fj" 2>>"$LOG")
 	((${#upkgs[@]} > 0)) || fail "files.json names no packages"
 	for p in "${upkgs[@]}"; do
-		mapfile -t vers < <(apt_versions "$p" "$arch")
+		mapfile -t vers < <(apt_versions "$p" "$arch" 2>>"$LOG")
 		((${#vers[@]} > 0)) || fail "unsigned $p:$arch is not in the archive"
 		rc=0
-		v=$(pick_version "$control" "$arch" "$p" "${vers[@]}") || rc=$?
+		v=$(pick_version "$control" "$arch" "$p" "${vers[@]}" 2>>"$LOG") || rc=$?
 		case $rc in
 		0) ;;
 		3)
@@ -347,7 +352,8 @@ check_template() {
 
 	# Debian's signed packages: what debian/control builds, from the
 	# changelog's source version.
-	mapfile -t bins < <(template_binaries "$control" "$arch")
+	mapfile -t bins < <(template_binaries "$control" "$arch" 2>>"$LOG")
+	((${#bins[@]} > 0)) || fail "cannot read the source name from $control (see the log)"
 	srcname=${bins[0]}
 	bins=("${bins[@]:1}")
 	cver=$(dpkg-parsechangelog -l "$changelog" -S Version)
@@ -369,7 +375,7 @@ check_template() {
 	while IFS=$'\t' read -r p d k; do
 		d=${d#./}
 		lpkg+=("$p") lpath+=("${d#/}") ltype+=("$k")
-	done < <(jq -r '(.packages // .) | to_entries[] | .key as $p | .value.files[] | [$p, .file, .sig_type] | @tsv' "$fj")
+	done < <(jq -r '(.packages // .) | to_entries[] | .key as $p | .value.files[] | [$p, .file, .sig_type] | @tsv' "$fj" 2>>"$LOG")
 	((${#lpath[@]} > 0)) || fail "files.json lists no files"
 	: >"$W/signed-files" # <index in signed> TAB <path>, regular files only
 	for k in "${!signed[@]}"; do
@@ -451,9 +457,9 @@ case ${1:-} in
 	usage
 	exit 0
 	;;
--*) die "unknown option $1 (see --help)" ;;
+-*) usage_error "unknown option $1" ;;
 esac
-[[ $VERSIONS == candidate || $VERSIONS == all ]] || die "MKSIGNED_ARCHIVE_VERSIONS must be candidate or all, not $VERSIONS"
+[[ $VERSIONS == candidate || $VERSIONS == all ]] || usage_error "MKSIGNED_ARCHIVE_VERSIONS must be candidate or all, not $VERSIONS"
 
 need_tools
 start=$SECONDS
