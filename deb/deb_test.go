@@ -349,13 +349,14 @@ func TestSynthetic(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte("#!/bin/sh\necho hello\n"))
 	want := []gotEntry{
-		{Entry{Path: ".", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime}, emptySHA},
-		{Entry{Path: "usr", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime}, emptySHA},
-		{Entry{Path: "usr/bin", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime}, emptySHA},
-		{Entry{Path: "usr/bin/hello", Type: tar.TypeReg, Mode: 0o755 | fs.ModeSetuid, Size: 21, ModTime: testTime},
+		{Entry{Path: ".", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime, Offset: 0}, emptySHA},
+		{Entry{Path: "usr", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime, Offset: 512}, emptySHA},
+		{Entry{Path: "usr/bin", Type: tar.TypeDir, Mode: 0o755, ModTime: testTime, Offset: 1024}, emptySHA},
+		{Entry{Path: "usr/bin/hello", Type: tar.TypeReg, Mode: 0o755 | fs.ModeSetuid, Size: 21, ModTime: testTime, Offset: 1536},
 			hex.EncodeToString(sum[:])},
-		{Entry{Path: "usr/bin/hi", Type: tar.TypeSymlink, Mode: 0o777, ModTime: testTime, Linkname: "hello"}, emptySHA},
-		{Entry{Path: "usr/bin/hey", Type: tar.TypeLink, Mode: 0o755, ModTime: testTime, Linkname: "usr/bin/hello"}, emptySHA},
+		// After hello's header and its one block of data.
+		{Entry{Path: "usr/bin/hi", Type: tar.TypeSymlink, Mode: 0o777, ModTime: testTime, Linkname: "hello", Offset: 2560}, emptySHA},
+		{Entry{Path: "usr/bin/hey", Type: tar.TypeLink, Mode: 0o755, ModTime: testTime, Linkname: "usr/bin/hello", Offset: 3072}, emptySHA},
 	}
 	if diff := cmp.Diff(want, entries); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)

@@ -38,7 +38,21 @@ type Entry struct {
 	// and the target of a hard link, cleaned like Path. Links are reported,
 	// never followed.
 	Linkname string
+	// Offset is where the entry's tar header starts in the uncompressed
+	// archive (its last header block, after any GNU long-name records).
+	Offset int64
 }
+
+// maxEntries bounds the entries of one archive: WalkTar remembers each
+// path, to refuse a second entry of the same name. Debian's kernel
+// packages hold about 6,000.
+const maxEntries = 1 << 18
+
+// ErrDuplicate means an archive holds a path twice, or an entry below a
+// symbolic link of the same archive: dpkg installs the last copy, or
+// writes through the link, so what it installs differs from what a reader
+// of the first copy sees.
+var ErrDuplicate = errors.New("path appears twice in the archive")
 
 // WalkTar reads the tar archive r (already decompressed: see Decompress) and
 // calls visit for every entry, in archive order, with a reader of the
@@ -49,7 +63,14 @@ type Entry struct {
 // that a decompressor under r checks its trailer and checksums.
 //
 // An entry whose path is absolute or leaves the root, or a hard link whose
-// target does, is an error wrapping ErrUnsafePath. Errors about the input
+// target does, is an error wrapping ErrUnsafePath. So that what is read is
+// what dpkg installs, the archive is refused, as dpkg 1.21's own tar reader
+// (the one dpkg -i unpacks with) would refuse it or read it otherwise:
+// PAX headers (typeflag 'x' or 'g'), GNU sparse, volume and multi-volume
+// entries, and any type but files, links, devices, directories and FIFOs
+// (with dpkg's messages); and, with ErrDuplicate, a path that appears
+// twice (dpkg keeps the last copy) or an entry below a symbolic link of the
+// same archive (dpkg writes through it). Errors about the input
 // are *inputerr.Error with Path set to the entry's name, when the error is
 // about an entry; or with Offset set to the offset in the tar stream where a
 // bad header was detected. If visit fails after reading its body failed, the
@@ -64,6 +85,7 @@ func WalkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) error {
 func walkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) (stopped bool, err error) {
 	src := &tarSource{r: r}
 	tr := tar.NewReader(src)
+	seen := map[string]seenEntry{}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -74,6 +96,10 @@ func walkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) (stopped b
 		}
 		e, err := newEntry(hdr)
 		if err != nil {
+			return false, err
+		}
+		e.Offset = src.off - tarBlockSize
+		if err := checkSeen(seen, e); err != nil {
 			return false, err
 		}
 		if visit == nil {
@@ -100,11 +126,45 @@ func walkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) (stopped b
 	return false, nil
 }
 
+// seenEntry is what checkSeen remembers of an entry.
+type seenEntry struct {
+	off  int64
+	link string // a symbolic link's target
+	typ  byte
+}
+
+// checkSeen refuses e if its path, or a directory above it, was seen
+// before as a symbolic link, or if its path was seen at all.
+func checkSeen(seen map[string]seenEntry, e *Entry) error {
+	if prev, dup := seen[e.Path]; dup {
+		return &inputerr.Error{Path: e.Path, Offset: e.Offset,
+			Err: fmt.Errorf("%w: its first entry's header is at offset %#x; dpkg would install this one, the last", ErrDuplicate, prev.off)}
+	}
+	for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
+		if prev, ok := seen[d]; ok && prev.typ == tar.TypeSymlink {
+			return &inputerr.Error{Path: e.Path, Offset: e.Offset,
+				Err: fmt.Errorf("%w: it lies below %s, a symbolic link to %q at offset %#x, through which dpkg would write it", ErrDuplicate, d, prev.link, prev.off)}
+		}
+	}
+	if len(seen) >= maxEntries {
+		return &inputerr.Error{Path: e.Path, Offset: e.Offset, Err: fmt.Errorf("more than %d entries in one archive", maxEntries)}
+	}
+	se := seenEntry{off: e.Offset, typ: e.Type}
+	if e.Type == tar.TypeSymlink {
+		se.link = e.Linkname
+	}
+	seen[e.Path] = se
+	return nil
+}
+
 func newEntry(hdr *tar.Header) (*Entry, error) {
 	p, ok := cleanPath(hdr.Name)
 	if !ok {
 		return nil, &inputerr.Error{Path: hdr.Name, Offset: inputerr.NoOffset,
 			Err: fmt.Errorf("%w: absolute, empty, or outside the root", ErrUnsafePath)}
+	}
+	if err := dpkgType(hdr); err != nil {
+		return nil, &inputerr.Error{Path: p, Offset: inputerr.NoOffset, Err: err}
 	}
 	e := &Entry{
 		Path:     p,
@@ -114,9 +174,6 @@ func newEntry(hdr *tar.Header) (*Entry, error) {
 		Linkname: hdr.Linkname,
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeCont:
-		// archive/tar gives a body only to these (and to sparse files,
-		// which it reports as TypeReg).
 	case tar.TypeLink:
 		target, ok := cleanPath(hdr.Linkname)
 		if !ok {
@@ -125,10 +182,31 @@ func newEntry(hdr *tar.Header) (*Entry, error) {
 		}
 		e.Linkname = target
 	}
-	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeCont {
+	if hdr.Typeflag == tar.TypeReg {
 		e.Size = hdr.Size
 	}
 	return e, nil
+}
+
+// dpkgType refuses what dpkg's own tar reader (lib/dpkg/tarfn.c, dpkg
+// 1.21) refuses, with its words: dpkg -i would not install the package.
+// archive/tar has already consumed GNU long-name records ('L', 'K'), which
+// dpkg reads too, and PAX records, which it does not.
+func dpkgType(hdr *tar.Header) error {
+	switch hdr.Typeflag {
+	case tar.TypeXHeader, tar.TypeXGlobalHeader:
+		return fmt.Errorf("unsupported PAX tar header type %q (dpkg refuses the package)", hdr.Typeflag)
+	}
+	if len(hdr.PAXRecords) > 0 {
+		return errors.New("unsupported PAX tar header type 'x' (dpkg refuses the package)")
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return nil
+	case tar.TypeGNUSparse, 'V', 'M', 'N', 'D':
+		return fmt.Errorf("unsupported GNU tar header type %q (dpkg refuses the package)", hdr.Typeflag)
+	}
+	return fmt.Errorf("unknown tar header type %q (dpkg refuses the package)", hdr.Typeflag)
 }
 
 // cleanPath returns name as a clean relative slash-separated path, "." for

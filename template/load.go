@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,9 +20,6 @@ import (
 const (
 	maxEntrySize    = 64 << 20
 	maxTemplateSize = 512 << 20
-	// maxLinks bounds the symbolic links a template package may hold;
-	// the kernel's has 8.
-	maxLinks = 100000
 )
 
 // CodeSigningDir is where template packages install their templates.
@@ -127,14 +123,7 @@ func LoadDeb(debPath string) (*Template, error) {
 	name := filepath.Base(debPath)
 	byTemplate := map[string][]Entry{}
 	var total int64
-	// Every link of the package, and every template entry: dpkg-deb -x
-	// writes an entry below a link through it, outside the template.
-	links := map[string]string{}
-	var kept []string
 	_, err := deb.ReadFile(debPath, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
-		if e.Type == '2' && len(links) < maxLinks {
-			links[e.Path] = e.Linkname
-		}
 		rest, ok := strings.CutPrefix(e.Path, CodeSigningDir)
 		if !ok || rest == "" {
 			return nil
@@ -172,23 +161,10 @@ func LoadDeb(debPath string) (*Template, error) {
 			return nil
 		}
 		byTemplate[tname] = append(byTemplate[tname], te)
-		kept = append(kept, e.Path)
 		return nil
 	})
 	if err != nil {
 		return nil, inputerr.WithFile(err, name)
-	}
-	if len(links) >= maxLinks {
-		return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset,
-			Err: fmt.Errorf("holds more than %d symbolic links: not a signing template", maxLinks)}
-	}
-	for _, p := range kept {
-		for d := path.Dir(p); d != "."; d = path.Dir(d) {
-			if target, ok := links[d]; ok {
-				return nil, &inputerr.Error{File: name, Path: p, Offset: inputerr.NoOffset,
-					Err: fmt.Errorf("lies below %s, a symbolic link to %q: dpkg-deb -x would write it through the link", d, target)}
-			}
-		}
 	}
 	var names []string
 	for n := range byTemplate {
