@@ -222,7 +222,8 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 }
 
 // readFiles returns the package name of the .deb at p and the files of it
-// that wanted lists, stopping once it has them all.
+// that wanted lists. It reads the whole package, so that a later entry of
+// a path (what dpkg would install) is refused, not missed.
 func readFiles(p string, wanted map[string]map[string]bool) (string, map[string][]byte, error) {
 	got := map[string][]byte{}
 	pkg, err := deb.ReadFile(p, func(pk *deb.Package, e *deb.Entry, body io.Reader) error {
@@ -237,10 +238,7 @@ func readFiles(p string, wanted map[string]map[string]bool) (string, map[string]
 		if err != nil {
 			return err
 		}
-		got[e.Path] = b
-		if len(got) == len(w) {
-			return deb.ErrStop
-		}
+		got[e.Path] = b // to the end: deb.ReadFile refuses a second copy
 		return nil
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check everything that needs no key, print the plan, write nothing")
 	fs.IntVar(&o.Jobs, "jobs", runtime.NumCPU(), "sign `N` files at once (the output does not depend on it)")
+	fs.BoolVar(&o.StopEarly, "stop-early", false, "stop reading each package once its listed files are seen: faster, but a later\n"+
+		"entry of the same path (which dpkg would install instead of the one signed)\n"+
+		"or damage after it goes unseen; only for packages from a builder you trust")
 	var quiet, asJSON bool
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")

@@ -80,7 +80,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 		command string
 		flags   []string
 	}{
-		{"generate", []string{"template", "unsigned", "key", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "quiet", "json"}},
+		{"generate", []string{"template", "unsigned", "key", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "stop-early", "quiet", "json"}},
 		{"verify", []string{"dsc", "unsigned", "signed", "cert"}},
 		{"attach", []string{"type", "signature", "output", "cert"}},
 		{"detach", []string{"type", "output"}},
