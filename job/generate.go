@@ -233,7 +233,14 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 			return nil, nil, fmt.Errorf("template %s signs files of package %s, but no --unsigned .deb is package %s", t.Name, p.Name, p.Name)
 		}
 		for _, f := range p.Files {
-			r.Items = append(r.Items, d.items[f.Path])
+			it := d.items[f.Path]
+			// dpkg-source would drop the signature silently, and the
+			// signed package would then be built without it.
+			if pat, ok := pkggen.Excluded(src.Name, it.SigPath()); ok {
+				return nil, nil, &inputerr.Error{File: "files.json", Field: "packages." + p.Name, Offset: inputerr.NoOffset,
+					Err: fmt.Errorf("%s: its signature %s would be left out of the source package: dpkg-source -b excludes names matching %q", strconv.Quote(f.Path), it.SigPath(), pat)}
+			}
+			r.Items = append(r.Items, it)
 		}
 	}
 	if opts.Signatures != "" {

@@ -54,3 +54,36 @@ func TestCount(t *testing.T) {
 		t.Errorf("tarball holds %d files, %d dirs, %d links; Count says %+v", got[tar.TypeReg], got[tar.TypeDir], got[tar.TypeSymlink], c)
 	}
 }
+
+// TestExcluded: Excluded says what WriteTar leaves out, for the entry or
+// any directory above it.
+func TestExcluded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, pat string
+	}{
+		{"debian/signatures/p/usr/lib/x.efi.sig", ""},
+		{"debian/signatures/p/usr/CVS/x.efi.sig", "CVS"},
+		{"debian/signatures/p/.git/x.sig", ".git"},
+		{"debian/signatures/p/usr/,,x.sig", ",,*"},
+		{"debian/signatures/p/usr/.#x.sig", ".[#~]*"},
+		{"debian/signatures/p/{arch}/x.sig", "{arch}"},
+		{"debian/signatures/p/a/.deps/x.sig", ".deps"},
+		{"debian/signatures/p/lib/x.so.sig", ""}, // *.so matches the whole name only
+		{"debian/signatures/p/lib/x.so", "*.so"},
+	} {
+		pat, ok := Excluded("src", tc.name)
+		if ok != (tc.pat != "") || pat != tc.pat {
+			t.Errorf("Excluded(%q) = %q, %v; want %q", tc.name, pat, ok, tc.pat)
+		}
+		// WriteTar agrees.
+		var buf bytes.Buffer
+		tree := []Entry{{Name: tc.name, Mode: 0o644, ModTime: time.Unix(0, 0), Data: []byte("x")}}
+		if err := WriteTar(&buf, "src", tree, time.Unix(0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if in := bytes.Contains(buf.Bytes(), []byte(baseName(tc.name))); in == ok {
+			t.Errorf("%s: Excluded says %v, but WriteTar stores it: %v", tc.name, ok, in)
+		}
+	}
+}

@@ -202,3 +202,18 @@ func matchBracket(pat string, c byte) (matched bool, n int, valid bool) {
 	}
 	return false, 0, false
 }
+
+// Excluded reports whether dpkg-source -b, building a tree whose top
+// directory is prefix, would leave out the entry name (a slash path
+// relative to the tree) or a directory above it, and returns the
+// pattern that matched: the entry would then be missing from the tarball.
+func Excluded(prefix, name string) (pattern string, ok bool) {
+	full := prefix
+	for _, c := range strings.Split(name, "/") {
+		full += "/" + c
+		if pat, ok := excluded(full); ok {
+			return pat, true
+		}
+	}
+	return "", false
+}

@@ -79,3 +79,36 @@ func TestSignWhatDpkgInstalls(t *testing.T) {
 		t.Errorf("verify: exit %d, stderr:\n%s\nwant exit 1 and %q", r.code, r.stderr, want[1])
 	}
 }
+
+// TestExcludedSignaturePath: a listed file whose signature path has a
+// component dpkg-source's default excludes drop (CVS, .git, ,,x, .#x,
+// {arch}, .deps, ...) is refused before signing: dpkg-source would leave
+// the .sig out of the source package without a word.
+func TestExcludedSignaturePath(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	for _, c := range []struct{ dir, pat string }{
+		{"CVS", "CVS"}, {".git", ".git"}, {",,x", ",,*"}, {".#x", ".[#~]*"}, {"{arch}", "{arch}"}, {".deps", ".deps"},
+	} {
+		t.Run(c.dir, func(t *testing.T) {
+			file := "usr/libexec/fwupd/" + c.dir + "/fwupdx64.efi"
+			unsigned := repack(t, testutil.DebianFixture(t, fwupdUnsigned), func(root string) {
+				if err := os.MkdirAll(filepath.Join(root, filepath.Dir(file)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(filepath.Join(root, fwupdEFI), filepath.Join(root, file)); err != nil {
+					t.Fatal(err)
+				}
+			}, "xz")
+			for _, extra := range [][]string{{"--dry-run"}, {"--dry-run", "--json"}, {"--key", key, "--cert", cert}} {
+				out := filepath.Join(t.TempDir(), "out")
+				r := mksigned(t, "", nil, append([]string{"generate", "--template", withFilesJSON(t, file, "efi"), "--unsigned", unsigned, "--output", out}, extra...)...)
+				want := `files.json: packages.fwupd-unsigned: "` + file + `": its signature debian/signatures/fwupd-unsigned/` + file +
+					`.sig would be left out of the source package: dpkg-source -b excludes names matching "` + c.pat + `"`
+				if r.code != 1 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+					t.Errorf("%s: exit %d, stdout %q, stderr:\n%s\nwant exit 1, nothing on stdout, and %q", extra, r.code, r.stdout, r.stderr, want)
+				}
+				notExist(t, out)
+			}
+		})
+	}
+}
