@@ -64,6 +64,15 @@ func TestParseBadInput(t *testing.T) {
 		{"section size past end", func(b []byte) []byte { put32(b, fwSections+2*40+16, 0xffffffff); return b }, false, fwSections + 2*40 + 16, `section 2 (".data")`},
 		{"section over CheckSum", func(b []byte) []byte { put32(b, fwSections+20, fwOpt+60); put32(b, fwSections+16, 8); return b }, false, fwSections + 20, "overlaps the CheckSum field (0xd8)"},
 		{"section over certificate entry", func(b []byte) []byte { put32(b, fwSections+20, fwCertDir+4); return b }, false, fwSections + 20, "overlaps the CheckSum field (0xd8) or the certificate table entry (0x128)"},
+		// .reloc's raw data moved to start inside .text's.
+		{"sections overlap", func(b []byte) []byte { put32(b, fwSections+40+20, le32(b, fwSections+20)+0x10); return b }, false, fwSections + 40 + 20,
+			`section 1 (".reloc"): raw data [0x410, 0x610) overlaps that of section 0 (".text"), [0x400, 0x`},
+		{"sections overlap, last runs to the end", func(b []byte) []byte {
+			last := fwSections + 6*40
+			put32(b, last+20, le32(b, fwSections+20))
+			put32(b, last+16, uint32(len(b))-le32(b, fwSections+20))
+			return b
+		}, false, fwSections + 6*40 + 20, `overlaps that of section 0 (".text")`},
 		{"cert table not at end", func(b []byte) []byte { put32(b, fwCertDir, 0x100); put32(b, fwCertDir+4, 8); return b }, false, fwCertDir, "certificate table"},
 		{"cert table past end", func(b []byte) []byte { put32(b, fwCertDir, 0xf000); put32(b, fwCertDir+4, 0xffffffff); return b }, false, fwCertDir, "certificate table"},
 		{"cert table over sections", func(b []byte) []byte {

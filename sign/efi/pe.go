@@ -184,6 +184,17 @@ func Parse(b []byte) (*Image, error) {
 		}
 		return 0
 	})
+	// Overlapping raw data is hashed twice, and tools disagree on it:
+	// osslsigncode reports a digest mismatch on what sbsign signs, and
+	// sbattach truncates such an image. No linker writes it.
+	for i := 1; i < len(img.sections); i++ {
+		prev, s := img.sections[i-1], img.sections[i]
+		if s.ptr < prev.ptr+prev.size {
+			return nil, badField(s.headerOff+20, fmt.Sprintf("section %d (%s)", (s.headerOff-sectTable)/sectionSize, sectionName(b[s.headerOff:s.headerOff+8])),
+				"raw data [%#x, %#x) overlaps that of section %d (%s), [%#x, %#x)", s.ptr, s.ptr+s.size,
+				(prev.headerOff-sectTable)/sectionSize, sectionName(b[prev.headerOff:prev.headerOff+8]), prev.ptr, prev.ptr+prev.size)
+		}
+	}
 	return img, nil
 }
 
