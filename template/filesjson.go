@@ -187,9 +187,11 @@ func parsePackage(field, name string, raw json.RawMessage) (*Package, error) {
 	return p, nil
 }
 
-// CleanPath checks a path taken from a template or package and returns it
-// in clean, relative, slash-separated form. A leading "/" or "./" is not
-// accepted from files.json: Debian's entries are plain relative paths.
+// CleanPath checks a path taken from a template or package and returns it.
+// It must be clean, relative and slash-separated, as Debian's entries are
+// ("usr/lib/shim/fbx64.efi"): a leading "/" or "./", "..", "//", "." or a
+// trailing "/" is refused, not cleaned, so that every reader of the file
+// names the same path.
 func CleanPath(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("%w: empty path", ErrUnsafePath)
@@ -208,6 +210,9 @@ func CleanPath(p string) (string, error) {
 	c := path.Clean(p)
 	if c == "." {
 		return "", fmt.Errorf("%w: %q names no file", ErrUnsafePath, p)
+	}
+	if c != p {
+		return "", fmt.Errorf("%w: %q is not a clean path (write it %q)", ErrUnsafePath, p, c)
 	}
 	return c, nil
 }
@@ -235,10 +240,23 @@ func strictUnmarshal(data []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return err
 	}
-	if d.More() {
-		return errors.New("trailing data after the JSON value")
+	// Only white space may follow, as for Python's json.loads, which
+	// Debian's signing service reads files.json with: Decoder.More says
+	// false at a stray "}" or "]".
+	if rest := bytes.TrimLeft(data[d.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return &trailingError{off: int64(len(data) - len(rest)), rest: rest[:min(len(rest), 16)]}
 	}
 	return nil
+}
+
+// trailingError is data after the one JSON value.
+type trailingError struct {
+	off  int64
+	rest []byte
+}
+
+func (e *trailingError) Error() string {
+	return fmt.Sprintf("trailing data %q after the JSON value", e.rest)
 }
 
 func fieldErr(field string, err error) error {
@@ -248,8 +266,12 @@ func fieldErr(field string, err error) error {
 func jsonError(data []byte, field string, err error) error {
 	off := inputerr.NoOffset
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	var te *trailingError
+	switch {
+	case errors.As(err, &se):
 		off = se.Offset
+	case errors.As(err, &te):
+		off = te.off
 	}
 	return &inputerr.Error{Field: field, Offset: off, Err: fmt.Errorf("invalid JSON: %w", err)}
 }

@@ -80,7 +80,19 @@ func TestParseManifestErrors(t *testing.T) {
 		{"no packages", `{"packages": {}}`, "packages", "names no package", false},
 		{"bad package name", `{"packages": {"Fwupd": {"files": []}}}`, "packages.Fwupd", "not a valid Debian package name", false},
 		{"bad fingerprint", `{"packages": {"fwupd-unsigned": {"trusted_certs": ["abc"], "files": []}}}`, "packages.fwupd-unsigned.trusted_certs[0]", "not a SHA-256 fingerprint", false},
-		{"duplicate", `{"packages": {"fwupd-unsigned": {"files": [{"sig_type": "efi", "file": "a.efi"}, {"sig_type": "efi", "file": "./a.efi"}]}}}`, "packages.fwupd-unsigned.files[1].file", "listed twice", false},
+		{"duplicate", `{"packages": {"fwupd-unsigned": {"files": [{"sig_type": "efi", "file": "a.efi"}, {"sig_type": "efi", "file": "a.efi"}]}}}`, "packages.fwupd-unsigned.files[1].file", "listed twice", false},
+		// Paths are taken as written, never cleaned: each reader of the
+		// file then names the same path.
+		{"leading ./", one("./a.efi", "efi"), "packages.fwupd-unsigned.files[0].file", `"./a.efi" is not a clean path (write it "a.efi")`, true},
+		{"double slash", one("usr//a.efi", "efi"), "packages.fwupd-unsigned.files[0].file", `"usr//a.efi" is not a clean path (write it "usr/a.efi")`, true},
+		{"trailing slash", one("usr/a.efi/", "efi"), "packages.fwupd-unsigned.files[0].file", `is not a clean path (write it "usr/a.efi")`, true},
+		{"dot component", one("usr/./a.efi", "efi"), "packages.fwupd-unsigned.files[0].file", `is not a clean path`, true},
+		{"leading ../", one("../etc/shadow", "efi"), "packages.fwupd-unsigned.files[0].file", `contains ".."`, true},
+		// Python's json.loads, which Debian's service uses, refuses these;
+		// Go's Decoder.More says false at a stray } or ].
+		{"stray brace", one("a.efi", "efi") + "}", "", `offset 0x68: invalid JSON: trailing data "}" after the JSON value`, false},
+		{"stray bracket", one("a.efi", "efi") + "\n]\n", "", `trailing data "]\n" after the JSON value`, false},
+		{"second object", one("a.efi", "efi") + ` {}`, "", `trailing data "{}"`, false},
 		{"unknown key", `{"packages": {"fwupd-unsigned": {"files": [{"sig_type": "efi", "file": "a.efi", "sign_with": "x"}]}}}`, "packages.fwupd-unsigned", "unknown field", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
