@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,5 +96,41 @@ func TestReadmeExample(t *testing.T) {
 	got := mustMksigned(t, root, nil, args...)
 	if !strings.Contains(got, "fwupd-amd64-signed_1.4+1.dsc") {
 		t.Errorf("README command printed:\n%s", got)
+	}
+}
+
+// TestTestCommand: the README's test command is what .ci/run runs, and it
+// neither takes a cached result (this package builds the binary with go
+// build and imports none of its code, so go's test cache would report a
+// stale "ok" after job/ or pkggen/ changed) nor runs without -race (which
+// also race-checks the binary, see TestMain).
+func TestTestCommand(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last line of each that runs go test on the whole module.
+	last := func(text []byte) string {
+		var cmd string
+		for _, l := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(l, "go test ") && strings.HasSuffix(l, " ./...") {
+				cmd = l
+			}
+		}
+		return cmd
+	}
+	r, c := last(readme), last(ci)
+	if r == "" || r != c {
+		t.Errorf("README.md's test command %q is not .ci/run's %q", r, c)
+	}
+	for _, flag := range []string{"-race", "-count=1"} {
+		if !slices.Contains(strings.Fields(r), flag) {
+			t.Errorf("test command %q lacks %s", r, flag)
+		}
 	}
 }
