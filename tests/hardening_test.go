@@ -534,6 +534,7 @@ func TestKilledGenerate(t *testing.T) {
 				if !done {
 					err = <-exited
 				}
+				noRace(t, stderr.String())
 				state := checkAftermath(t, parent, want, append(isolated, cwd), marker)
 				seen[state]++
 				var ee *exec.ExitError
@@ -568,12 +569,12 @@ func TestKilledGenerate(t *testing.T) {
 
 // runLimited runs mksigned with a deadline and returns its result, how
 // long it took and its peak resident set size (of it and the processes it
-// waited for) in bytes.
+// waited for) in bytes. It runs the binary built without -race (plainBin).
 func runLimited(t *testing.T, limit time.Duration, env []string, args ...string) (result, time.Duration, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mksignedBin, args...)
+	cmd := exec.CommandContext(ctx, plainBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
