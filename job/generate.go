@@ -300,11 +300,30 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	// While packages are read, workers sign at a lower CPU priority than
 	// the readers (and the xz programs) that feed them: decoding is the
 	// critical path, and signing catches up from the queue. Once reading
-	// is over they finish the file in hand and leave (their threads end
-	// with them), and workers at the normal priority sign the rest: on a
-	// busy machine, signing then gets its fair share again.
+	// is over each finishes the file in hand and leaves (its thread ends
+	// with it), and a worker at the normal priority takes its place to
+	// sign the rest: on a busy machine, signing then gets its fair share
+	// again, and there are never more than jobs workers.
 	var workers sync.WaitGroup
 	readersDone := make(chan struct{})
+	lowered := func() {
+		for {
+			select {
+			case <-readersDone:
+				return
+			default:
+			}
+			select {
+			case t, ok := <-tasks.ch:
+				if !ok {
+					return
+				}
+				handle(t)
+			case <-readersDone:
+				return
+			}
+		}
+	}
 	for range jobs {
 		workers.Add(1)
 		go func() {
@@ -313,22 +332,12 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 				drain()
 				return
 			}
-			for {
-				select {
-				case <-readersDone:
-					return
-				default:
-				}
-				select {
-				case t, ok := <-tasks.ch:
-					if !ok {
-						return
-					}
-					handle(t)
-				case <-readersDone:
-					return
-				}
-			}
+			lowered()
+			workers.Add(1) // before this worker's Done: Wait cannot return in between
+			go func() {
+				defer workers.Done()
+				drain()
+			}()
 		}()
 	}
 
@@ -352,15 +361,6 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	}
 	readers.Wait()
 	close(readersDone)
-	if canLowerPriority {
-		for range jobs {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				drain()
-			}()
-		}
-	}
 	close(tasks.ch)
 	workers.Wait()
 	if firstErr == nil {
@@ -423,11 +423,12 @@ func newQueue(n int) *queue {
 	return q
 }
 
-// put waits until t fits, then queues it.
+// put waits until t fits, then queues it. A digest takes no room and
+// never waits.
 func (q *queue) put(t task) {
 	n := int64(len(t.data))
 	q.mu.Lock()
-	for q.used > 0 && q.used+n > queueBytes {
+	for n > 0 && q.used > 0 && q.used+n > queueBytes {
 		q.cond.Wait()
 	}
 	q.used += n
