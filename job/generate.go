@@ -248,22 +248,13 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	}
 	nreaders := min(jobs, len(debs))
 	var (
-		mu       sync.Mutex
-		firstErr error
-		done     int
-		read     atomic.Int64
-		failed   atomic.Bool
+		mu     sync.Mutex
+		done   int
+		read   atomic.Int64
+		failed firstError
 	)
-	stop := context.AfterFunc(ctx, func() { failed.Store(true) })
+	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-		failed.Store(true)
-	}
 	report := func() {
 		if opts.Progress == nil {
 			return
@@ -276,14 +267,14 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 
 	tasks := newQueue(len(r.Items))
 	handle := func(t task) {
-		if failed.Load() {
+		if failed.stopped() {
 			tasks.done(t)
 			return
 		}
 		err := r.process(opts, t)
 		tasks.done(t)
 		if err != nil {
-			fail(err)
+			failed.set(err)
 			return
 		}
 		pre.Deliver(t.it.SigPath(), t.it.Sig)
@@ -351,11 +342,11 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		go func() {
 			defer readers.Done()
 			defer func() { <-sem }()
-			if failed.Load() {
+			if failed.stopped() {
 				return
 			}
-			if err := d.stream(tasks, &read, failed.Load, report); err != nil {
-				fail(err)
+			if err := d.stream(tasks, &read, failed.stopped, report); err != nil {
+				failed.set(err)
 			}
 		}()
 	}
@@ -363,10 +354,43 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	close(readersDone)
 	close(tasks.ch)
 	workers.Wait()
-	if firstErr == nil {
-		return ctx.Err()
+	if err := failed.get(); err != nil {
+		return err
 	}
-	return firstErr
+	return ctx.Err()
+}
+
+// firstError is what ends a run: the first error reported, which is the
+// one the run returns (later ones are often its consequences), and
+// whether the run is to stop, on an error or when cancelled. It is safe
+// for concurrent use.
+type firstError struct {
+	mu     sync.Mutex
+	err    error
+	halted atomic.Bool
+}
+
+// set records err unless an error came before it, and stops the run.
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+	f.halted.Store(true)
+}
+
+// halt stops the run without an error: ctx was cancelled.
+func (f *firstError) halt() { f.halted.Store(true) }
+
+// stopped reports whether the run is to stop.
+func (f *firstError) stopped() bool { return f.halted.Load() }
+
+// get returns the first error set, or nil.
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 // Procs is how many Ps (runtime.GOMAXPROCS) Generate with jobs workers

@@ -200,3 +200,30 @@ func TestQueueRoom(t *testing.T) {
 		t.Error("a put still waits after room was given back")
 	}
 }
+
+// TestFirstError: the first error set is the one kept, later ones do not
+// replace it, and either an error or a halt stops the run.
+func TestFirstError(t *testing.T) {
+	a, b := errors.New("a"), errors.New("b")
+	var f firstError
+	if f.stopped() || f.get() != nil {
+		t.Fatalf("new firstError: stopped %v, error %v; want false, nil", f.stopped(), f.get())
+	}
+	f.set(a)
+	f.set(b)
+	if got := f.get(); got != a {
+		t.Errorf("after set(a), set(b): %v, want a", got)
+	}
+	if !f.stopped() {
+		t.Error("an error did not stop the run")
+	}
+	var h firstError
+	h.halt()
+	if !h.stopped() || h.get() != nil {
+		t.Errorf("after halt: stopped %v, error %v; want true, nil", h.stopped(), h.get())
+	}
+	h.set(b) // an error after the run was cancelled is still reported
+	if got := h.get(); got != b {
+		t.Errorf("set after halt: %v, want b", got)
+	}
+}
