@@ -28,12 +28,23 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 	notExist(t, out)
-	// A dry run still checks: a version mismatch fails it.
-	r := mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, shimTemplate),
-		"--unsigned", testutil.DebianFixture(t, fwupdUnsigned))
-	if r.code != 1 {
-		t.Errorf("dry run with the wrong package: exit %d, want 1", r.code)
+	// A dry run still checks the versions: fwupd's template builds only
+	// against fwupd-unsigned (>= 1:1.4-1) and (<< 1:1.4-2).
+	newer := repack(t, testutil.DebianFixture(t, fwupdUnsigned), func(root string) {
+		p := filepath.Join(root, "DEBIAN/control")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p, []byte(strings.Replace(string(b), "Version: 1:1.4-1", "Version: 1:1.4-2", 1)), 0o644)
+	}, "xz")
+	r := mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, fwupdTemplate),
+		"--unsigned", newer, "--output", out)
+	const want = `source-template/debian/control: Build-Depends: fwupd-unsigned 1:1.4-2 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]"`
+	if r.code != 1 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+		t.Errorf("dry run with fwupd-unsigned 1:1.4-2: exit %d, stdout %q, stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
 	}
+	notExist(t, out)
 }
 
 // TestUsage checks exit codes and help.
