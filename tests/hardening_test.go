@@ -403,17 +403,36 @@ func startGenerate(t *testing.T, dir string, env []string, args ...string) (*exe
 // the process starts.
 func watchEntry(t *testing.T, dir string, re *regexp.Regexp) <-chan struct{} {
 	t.Helper()
+	names := inotifyNames(t, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO)
+	hit := make(chan struct{})
+	go func() {
+		for name := range names {
+			if re.MatchString(name) {
+				close(hit)
+				return
+			}
+		}
+	}()
+	return hit
+}
+
+// inotifyNames watches dir with inotify for the events in mask until the
+// test ends, and sends the name of each entry they concern, in order
+// (up to 4096 not yet received; later ones are dropped).
+func inotifyNames(t *testing.T, dir string, mask uint32) <-chan string {
+	t.Helper()
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
+	if _, err := syscall.InotifyAddWatch(fd, dir, mask); err != nil {
 		t.Fatal(err)
 	}
 	f := os.NewFile(uintptr(fd), "inotify")
 	t.Cleanup(func() { f.Close() })
-	hit := make(chan struct{})
+	names := make(chan string, 4096)
 	go func() {
+		defer close(names)
 		buf := make([]byte, 4096)
 		for {
 			n, err := f.Read(buf)
@@ -425,14 +444,14 @@ func watchEntry(t *testing.T, dir string, re *regexp.Regexp) <-chan struct{} {
 				l := int(binary.NativeEndian.Uint32(buf[off+12:]))
 				name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+l]), "\x00")
 				off += syscall.SizeofInotifyEvent + l
-				if re.MatchString(name) {
-					close(hit)
-					return
+				select {
+				case names <- name:
+				default:
 				}
 			}
 		}
 	}()
-	return hit
+	return names
 }
 
 // killFixture is a package that takes a while to read and sign: 128 MiB
