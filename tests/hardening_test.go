@@ -475,7 +475,10 @@ func killFixture(t *testing.T) (deb, tmpl string) {
 // TestKilledGenerate kills generate with SIGKILL at many moments, from
 // its start to the rename of the output into place: each time, the
 // output directory must be absent or complete, and nothing else may be
-// left but recognisable temporary directories beside it.
+// left but recognisable temporary directories beside it. Where the
+// moment decides the outcome (at once, once renamed, SIGTERM or SIGINT
+// during the write) it must be that one, and both "nothing" and
+// "complete output" must occur.
 func TestKilledGenerate(t *testing.T) {
 	testutil.RequireTool(t, "dpkg-source")
 	deb, tmpl := killFixture(t)
@@ -556,6 +559,22 @@ func TestKilledGenerate(t *testing.T) {
 				noRace(t, stderr.String())
 				state := checkAftermath(t, parent, want, append(isolated, cwd), marker)
 				seen[state]++
+				// Where the outcome does not depend on timing, it is the
+				// one the kill point implies: nothing before any work,
+				// the output once renamed into place, and a write under
+				// way finished when the signal can be handled.
+				var wantState runState
+				switch {
+				case p.name == "at once":
+					wantState = stateNothing
+				case p.onEntry != nil && p.onEntry != tempEntry:
+					wantState = stateComplete
+				case p.onEntry == tempEntry && sig != syscall.SIGKILL:
+					wantState = stateComplete
+				}
+				if wantState != "" && state != wantState {
+					t.Errorf("%s at %s left %s, want %s; stderr: %s", sig, p.name, state, wantState, stderr)
+				}
 				var ee *exec.ExitError
 				if err != nil && !errors.As(err, &ee) {
 					t.Fatal(err)
@@ -584,6 +603,11 @@ func TestKilledGenerate(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes: %v", seen)
+	for _, st := range []runState{stateNothing, stateComplete} {
+		if seen[st] == 0 {
+			t.Errorf("no kill left %s (outcomes: %v): the kill points do not reach both ends of a run", st, seen)
+		}
+	}
 }
 
 // runLimited runs mksigned with a deadline and returns its result, how
