@@ -185,17 +185,10 @@ func TestParseOneDigitDay(t *testing.T) {
 }
 
 // withBuildDepends parses the test template with debian/control's
-// Build-Depends replaced.
+// Build-Depends replaced (parseWithBuildDepends).
 func withBuildDepends(t *testing.T, deps string) *Template {
 	t.Helper()
-	es := testEntries()
-	for i := range es {
-		if es[i].Name == "source-template/debian/control" {
-			es[i].Data = []byte("Source: fwupd-amd64-signed\nBuild-Depends: " + deps +
-				"\n\nPackage: fwupd-amd64-signed\nArchitecture: amd64\nDescription: test\n test\n")
-		}
-	}
-	tp, err := Parse("t", es)
+	tp, err := parseWithBuildDepends(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
