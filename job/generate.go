@@ -270,22 +270,13 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	}
 	nreaders := min(jobs, len(debs))
 	var (
-		mu       sync.Mutex
-		firstErr error
-		done     int
-		read     atomic.Int64
-		failed   atomic.Bool
+		mu     sync.Mutex
+		done   int
+		read   atomic.Int64
+		failed firstError
 	)
-	stop := context.AfterFunc(ctx, func() { failed.Store(true) })
+	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-		failed.Store(true)
-	}
 	report := func() {
 		if opts.Progress == nil {
 			return
@@ -298,14 +289,14 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 
 	tasks := newQueue(len(r.Items))
 	handle := func(t task) {
-		if failed.Load() {
+		if failed.stopped() {
 			tasks.done(t)
 			return
 		}
 		err := r.process(opts, t)
 		tasks.done(t)
 		if err != nil {
-			fail(err)
+			failed.set(err)
 			return
 		}
 		pre.Deliver(t.it.SigPath(), t.it.Sig)
@@ -322,11 +313,30 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	// While packages are read, workers sign at a lower CPU priority than
 	// the readers (and the xz programs) that feed them: decoding is the
 	// critical path, and signing catches up from the queue. Once reading
-	// is over they finish the file in hand and leave (their threads end
-	// with them), and workers at the normal priority sign the rest: on a
-	// busy machine, signing then gets its fair share again.
+	// is over each finishes the file in hand and leaves (its thread ends
+	// with it), and a worker at the normal priority takes its place to
+	// sign the rest: on a busy machine, signing then gets its fair share
+	// again, and there are never more than jobs workers.
 	var workers sync.WaitGroup
 	readersDone := make(chan struct{})
+	lowered := func() {
+		for {
+			select {
+			case <-readersDone:
+				return
+			default:
+			}
+			select {
+			case t, ok := <-tasks.ch:
+				if !ok {
+					return
+				}
+				handle(t)
+			case <-readersDone:
+				return
+			}
+		}
+	}
 	for range jobs {
 		workers.Add(1)
 		go func() {
@@ -335,22 +345,12 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 				drain()
 				return
 			}
-			for {
-				select {
-				case <-readersDone:
-					return
-				default:
-				}
-				select {
-				case t, ok := <-tasks.ch:
-					if !ok {
-						return
-					}
-					handle(t)
-				case <-readersDone:
-					return
-				}
-			}
+			lowered()
+			workers.Add(1) // before this worker's Done: Wait cannot return in between
+			go func() {
+				defer workers.Done()
+				drain()
+			}()
 		}()
 	}
 
@@ -364,31 +364,55 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		go func() {
 			defer readers.Done()
 			defer func() { <-sem }()
-			if failed.Load() {
+			if failed.stopped() {
 				return
 			}
-			if err := d.stream(tasks, &read, failed.Load, report, opts.StopEarly); err != nil {
-				fail(err)
+			if err := d.stream(tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
+				failed.set(err)
 			}
 		}()
 	}
 	readers.Wait()
 	close(readersDone)
-	if canLowerPriority {
-		for range jobs {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				drain()
-			}()
-		}
-	}
 	close(tasks.ch)
 	workers.Wait()
-	if firstErr == nil {
-		return ctx.Err()
+	if err := failed.get(); err != nil {
+		return err
 	}
-	return firstErr
+	return ctx.Err()
+}
+
+// firstError is what ends a run: the first error reported, which is the
+// one the run returns (later ones are often its consequences), and
+// whether the run is to stop, on an error or when cancelled. It is safe
+// for concurrent use.
+type firstError struct {
+	mu     sync.Mutex
+	err    error
+	halted atomic.Bool
+}
+
+// set records err unless an error came before it, and stops the run.
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+	f.halted.Store(true)
+}
+
+// halt stops the run without an error: ctx was cancelled.
+func (f *firstError) halt() { f.halted.Store(true) }
+
+// stopped reports whether the run is to stop.
+func (f *firstError) stopped() bool { return f.halted.Load() }
+
+// get returns the first error set, or nil.
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 // Procs is how many Ps (runtime.GOMAXPROCS) Generate with jobs workers
@@ -445,11 +469,12 @@ func newQueue(n int) *queue {
 	return q
 }
 
-// put waits until t fits, then queues it.
+// put waits until t fits, then queues it. A digest takes no room and
+// never waits.
 func (q *queue) put(t task) {
 	n := int64(len(t.data))
 	q.mu.Lock()
-	for q.used > 0 && q.used+n > queueBytes {
+	for n > 0 && q.used > 0 && q.used+n > queueBytes {
 		q.cond.Wait()
 	}
 	q.used += n

@@ -67,15 +67,26 @@ func TestLowerPriority(t *testing.T) {
 	}
 	var r result
 	// A new goroutine may start on the main thread, where lowerPriority
-	// declines: try again on another.
+	// declines: try again on another. The goroutine stays locked to the
+	// thread lowerPriority looked at until it has read tid and nice (where
+	// lowerPriority declines it unlocks, and the goroutine could move
+	// before Gettid); on the main thread it then holds it until the test
+	// ends, or the runtime would hand the idle main thread to every try.
+	hold := make(chan struct{})
+	defer close(hold)
 	for range 20 {
 		ch := make(chan result)
 		go func() {
+			runtime.LockOSThread()
 			var r result
 			r.lowered = lowerPriority()
 			r.tid = syscall.Gettid()
 			r.nice, r.err = niceOf(r.tid)
 			ch <- r
+			if !r.lowered {
+				<-hold
+				runtime.UnlockOSThread()
+			}
 		}()
 		if r = <-ch; r.err != nil {
 			t.Fatal(r.err)

@@ -2,6 +2,8 @@ package template
 
 import (
 	"errors"
+	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,6 +72,11 @@ func TestParseManifestErrors(t *testing.T) {
 		unsafe                 bool
 	}{
 		{"dotdot", one("usr/../../etc/shadow", "efi"), "packages.fwupd-unsigned.files[0].file", `contains ".."`, true},
+		{"leading dotdot", one("../etc/shadow", "efi"), "packages.fwupd-unsigned.files[0].file", `"../etc/shadow" contains ".."`, true},
+		{"dotdot alone", one("..", "efi"), "packages.fwupd-unsigned.files[0].file", `".." contains ".."`, true},
+		{"dot then dotdot", one("./../x.efi", "efi"), "packages.fwupd-unsigned.files[0].file", `contains ".."`, true},
+		{"trailing dotdot", one("usr/lib/..", "efi"), "packages.fwupd-unsigned.files[0].file", `contains ".."`, true},
+		{"dot", one(".", "efi"), "packages.fwupd-unsigned.files[0].file", "names no file", true},
 		{"absolute", one("/boot/vmlinuz", "efi"), "packages.fwupd-unsigned.files[0].file", "is absolute", true},
 		{"unknown sig_type", one("a.efi", "openpgp"), "packages.fwupd-unsigned.files[0].sig_type", `unknown sig_type "openpgp"`, false},
 		{"unknown version", `{"version": "3", "packages": {}}`, "version", "unknown files.json version", false},
@@ -117,10 +124,19 @@ func TestParseManifestErrors(t *testing.T) {
 	}
 }
 
+// localPath is the fuzz targets' oracle for a path accepted from a
+// template, independent of CleanPath: clean, slash-separated, and local
+// as the standard library sees it.
+func localPath(p string) bool {
+	return p != "." && filepath.IsLocal(p) && path.Clean(p) == p && !strings.ContainsAny(p, "\\\x00")
+}
+
 func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(`{"packages": {"fwupd-unsigned": {"trusted_certs": [], "files": [{"sig_type": "efi", "file": "usr/libexec/fwupd/efi/fwupdx64.efi"}]}}}`))
 	f.Add([]byte(`{"version": "2", "packages": {"grub-efi-amd64-bin": {"trusted_certs": [], "files": [{"sig_type": "efi", "file": "usr/lib/grub/x86_64-efi/monolithic/grubx64.efi"}]}}}`))
 	f.Add([]byte(`{"shim-unsigned": {"files": [{"sig_type": "linux-module", "file": "a/b.ko"}]}}`))
+	f.Add([]byte(`{"shim-unsigned": {"files": [{"sig_type": "efi", "file": "../a.efi"}]}}`))
+	f.Add([]byte(`{"shim-unsigned": {"files": [{"sig_type": "efi", "file": "usr/.."}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest(data)
 		if err != nil {
@@ -132,13 +148,62 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		for _, p := range m.Packages {
 			for _, f := range p.Files {
-				if _, err := CleanPath(f.Path); err != nil || f.Path == "" {
-					t.Fatalf("accepted unsafe path %q", f.Path)
+				if !localPath(f.Path) {
+					t.Fatalf("accepted unsafe or unclean path %q", f.Path)
 				}
 				if f.SigType != EFI && f.SigType != LinuxModule {
 					t.Fatalf("accepted sig_type %q", f.SigType)
 				}
 			}
+		}
+	})
+}
+
+// cleanPathRef is what CleanPath does, written without path.Clean: a
+// path is refused when empty, absolute, holding a NUL or a backslash or a
+// ".." element, or naming no file (only "." and empty elements); else it
+// is its other elements joined by "/". (So "./a" is accepted as "a",
+// though CleanPath's doc comment says a leading "./" is not accepted.)
+func cleanPathRef(p string) (string, bool) {
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+		return "", false
+	}
+	var els []string
+	for _, el := range strings.Split(p, "/") {
+		switch el {
+		case "..":
+			return "", false
+		case "", ".":
+		default:
+			els = append(els, el)
+		}
+	}
+	if len(els) == 0 {
+		return "", false
+	}
+	return strings.Join(els, "/"), true
+}
+
+// FuzzCleanPath checks CleanPath against cleanPathRef, and what it
+// accepts against the standard library's filepath.IsLocal.
+func FuzzCleanPath(f *testing.F) {
+	for _, p := range []string{"usr/lib/shim/fbx64.efi", "../etc/shadow", "..", "usr/../../x", "./a//b/", ".", "a/./..", "/boot/x", "a\\..\\b", "a\x00b"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, err := CleanPath(p)
+		want, ok := cleanPathRef(p)
+		if (err == nil) != ok || got != want {
+			t.Fatalf("CleanPath(%q) = %q, %v; want %q, ok %v", p, got, err, want, ok)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrUnsafePath) {
+				t.Fatalf("CleanPath(%q): %v is not ErrUnsafePath", p, err)
+			}
+			return
+		}
+		if !localPath(got) || !filepath.IsLocal(p) {
+			t.Fatalf("CleanPath(%q) accepted it as %q, which is not local", p, got)
 		}
 	})
 }

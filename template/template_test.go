@@ -12,6 +12,10 @@ import (
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
+// testBuildDepends is fwupd's, on one line.
+const testBuildDepends = "debhelper (>= 9.0.0), sbsigntool [amd64 arm64 armhf i386], " +
+	"fwupd-unsigned (>= 1:1.4-1) [amd64], fwupd-unsigned (<< 1:1.4-2) [amd64]"
+
 const testControl = `Source: fwupd-amd64-signed
 Maintainer: Debian EFI <debian-efi@lists.debian.org>
 Build-Depends: debhelper (>= 9.0.0),
@@ -178,5 +182,60 @@ func TestParseOneDigitDay(t *testing.T) {
 	}
 	if got, want := tp.Date.Unix(), int64(1675264557); got != want {
 		t.Errorf("date %d, want %d", got, want)
+	}
+}
+
+// withBuildDepends parses the test template with debian/control's
+// Build-Depends replaced (parseWithBuildDepends).
+func withBuildDepends(t *testing.T, deps string) *Template {
+	t.Helper()
+	tp, err := parseWithBuildDepends(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+// TestCheckVersionArchAllAndAlternatives pins what CheckVersion's doc
+// comment says beyond TestCheckVersion: for an Architecture: all package
+// every relation applies, architecture restrictions or not; a relation
+// whose alternatives name another package cannot be decided and is
+// skipped, while alternatives that all name the package are checked as
+// one relation (any of them will do).
+func TestCheckVersionArchAllAndAlternatives(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, deps, pkg, ver, arch, msg string
+	}{
+		{"all: amd64-only lower bound applies", testBuildDepends, "fwupd-unsigned", "1.4-1", "all",
+			`fwupd-unsigned 1.4-1 does not satisfy "fwupd-unsigned (>= 1:1.4-1) [amd64]"`},
+		{"all: amd64-only upper bound applies", testBuildDepends, "fwupd-unsigned", "1:1.4-2", "all",
+			`fwupd-unsigned 1:1.4-2 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]"`},
+		{"all: in range", testBuildDepends, "fwupd-unsigned", "1:1.4-1", "all", ""},
+		{"all: negated restriction applies too", "pkg-unsigned (>= 2) [!amd64]", "pkg-unsigned", "1", "all",
+			`pkg-unsigned 1 does not satisfy "pkg-unsigned (>= 2) [!amd64]"`},
+		{"amd64: negated restriction skipped", "pkg-unsigned (>= 2) [!amd64]", "pkg-unsigned", "1", "amd64", ""},
+		{"alternative names another package", "pkg-unsigned (>= 2) | other-unsigned", "pkg-unsigned", "1", "amd64", ""},
+		{"another package first", "other-unsigned (>= 5) | pkg-unsigned (>= 2)", "pkg-unsigned", "1", "all", ""},
+		{"alternatives of the package alone, none satisfied", "pkg-unsigned (<< 1) | pkg-unsigned (>= 2)", "pkg-unsigned", "1.5", "amd64",
+			`pkg-unsigned 1.5 does not satisfy "pkg-unsigned (<< 1) | pkg-unsigned (>= 2)"`},
+		{"alternatives of the package alone, the second satisfied", "pkg-unsigned (<< 1) | pkg-unsigned (>= 2)", "pkg-unsigned", "2", "amd64", ""},
+		{"other package's alternative for another architecture drops out", "pkg-unsigned (>= 2) | other-unsigned [arm64]", "pkg-unsigned", "1", "amd64",
+			`pkg-unsigned 1 does not satisfy "pkg-unsigned (>= 2)"`},
+		{"all: other package's arch-restricted alternative still counts", "pkg-unsigned (>= 2) | other-unsigned [arm64]", "pkg-unsigned", "1", "all", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := version.Parse(tc.ver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = withBuildDepends(t, tc.deps).CheckVersion(tc.pkg, v, tc.arch)
+			switch {
+			case tc.msg == "" && err != nil:
+				t.Errorf("CheckVersion(%s %s %s) with %q: %v, want nil", tc.pkg, tc.ver, tc.arch, tc.deps, err)
+			case tc.msg != "" && (err == nil || !strings.Contains(err.Error(), tc.msg)):
+				t.Errorf("CheckVersion(%s %s %s) with %q: %v, want an error containing %q", tc.pkg, tc.ver, tc.arch, tc.deps, err, tc.msg)
+			}
+		})
 	}
 }

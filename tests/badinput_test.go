@@ -82,6 +82,8 @@ func TestBadInput(t *testing.T) {
 		})}, signWith, []string{fwupdUnsigned, "data.tar.xz"}},
 		{"files.json with ..", withFilesJSON(t, "usr/../../etc/passwd", "efi"), []string{unsigned}, signWith,
 			[]string{"files.json", "packages.fwupd-unsigned.files[0].file", `contains ".."`}},
+		{"files.json path starting with ../", withFilesJSON(t, "../etc/shadow", "efi"), []string{unsigned}, signWith,
+			[]string{"files.json", "packages.fwupd-unsigned.files[0].file", `"../etc/shadow" contains ".."`}},
 		{"files.json with absolute path", withFilesJSON(t, "/usr/libexec/fwupd/efi/fwupdx64.efi", "efi"), []string{unsigned}, signWith,
 			[]string{"files.json", "is absolute"}},
 		{"unknown sig_type", withFilesJSON(t, fwupdEFI, "openpgp"), []string{unsigned}, signWith,

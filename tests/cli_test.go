@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,12 +28,23 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 	notExist(t, out)
-	// A dry run still checks: a version mismatch fails it.
-	r := mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, shimTemplate),
-		"--unsigned", testutil.DebianFixture(t, fwupdUnsigned))
-	if r.code != 1 {
-		t.Errorf("dry run with the wrong package: exit %d, want 1", r.code)
+	// A dry run still checks the versions: fwupd's template builds only
+	// against fwupd-unsigned (>= 1:1.4-1) and (<< 1:1.4-2).
+	newer := repack(t, testutil.DebianFixture(t, fwupdUnsigned), func(root string) {
+		p := filepath.Join(root, "DEBIAN/control")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p, []byte(strings.Replace(string(b), "Version: 1:1.4-1", "Version: 1:1.4-2", 1)), 0o644)
+	}, "xz")
+	r := mksigned(t, "", nil, "generate", "--dry-run", "--template", testutil.DebianFixture(t, fwupdTemplate),
+		"--unsigned", newer, "--output", out)
+	const want = `source-template/debian/control: Build-Depends: fwupd-unsigned 1:1.4-2 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]"`
+	if r.code != 1 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+		t.Errorf("dry run with fwupd-unsigned 1:1.4-2: exit %d, stdout %q, stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
 	}
+	notExist(t, out)
 }
 
 // TestUsage checks exit codes and help.
@@ -120,5 +132,41 @@ func TestReadmeExample(t *testing.T) {
 	got := mustMksigned(t, root, nil, args...)
 	if !strings.Contains(got, "fwupd-amd64-signed_1.4+1.dsc") {
 		t.Errorf("README command printed:\n%s", got)
+	}
+}
+
+// TestTestCommand: the README's test command is what .ci/run runs, and it
+// neither takes a cached result (this package builds the binary with go
+// build and imports none of its code, so go's test cache would report a
+// stale "ok" after job/ or pkggen/ changed) nor runs without -race (which
+// also race-checks the binary, see TestMain).
+func TestTestCommand(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last line of each that runs go test on the whole module.
+	last := func(text []byte) string {
+		var cmd string
+		for _, l := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(l, "go test ") && strings.HasSuffix(l, " ./...") {
+				cmd = l
+			}
+		}
+		return cmd
+	}
+	r, c := last(readme), last(ci)
+	if r == "" || r != c {
+		t.Errorf("README.md's test command %q is not .ci/run's %q", r, c)
+	}
+	for _, flag := range []string{"-race", "-count=1"} {
+		if !slices.Contains(strings.Fields(r), flag) {
+			t.Errorf("test command %q lacks %s", r, flag)
+		}
 	}
 }

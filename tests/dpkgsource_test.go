@@ -2,12 +2,15 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/testutil"
 	"github.com/mksigned/mksigned/sign/pkcs7"
@@ -19,16 +22,21 @@ var checksumLines = regexp.MustCompile(`(?m)^ [0-9a-f]{32,64} \d+ .*\n`)
 
 // TestMatchesDpkgSource does what Debian's signing service does by hand,
 // dpkg-deb -x of the template, a copy of its source-template keeping
-// mtimes, the signatures written into it, dpkg-source -b, and requires
-// generate to give the same uncompressed tar and the same .dsc but for the
+// mtimes, the signatures written into it at the epoch (what generate
+// documents: signatures, new directories and the directories that gain
+// an entry get the epoch as mtime), dpkg-source -b, and requires generate
+// to give the same uncompressed tar and the same .dsc but for the
 // checksum lines: with the changelog's date, and with a SOURCE_DATE_EPOCH
-// later than the template's files.
+// before the template's files, between them and the clock, and after the
+// clock. The epoch comes from the fixtures (dpkg-parsechangelog) or
+// SOURCE_DATE_EPOCH, never from the clock.
 func TestMatchesDpkgSource(t *testing.T) {
 	dpkgSource := testutil.RequireTool(t, "dpkg-source")
+	parseChangelog := testutil.RequireTool(t, "dpkg-parsechangelog")
 	testutil.RequireTool(t, "xz")
 	key, cert := newKey(t, "2048")
 	for _, c := range debianCases {
-		for _, sde := range []string{"", "1780000000"} {
+		for _, sde := range []string{"", "1600000000", "1780000000", "1900000000"} {
 			t.Run(c.name+"/SOURCE_DATE_EPOCH="+sde, func(t *testing.T) {
 				var env []string
 				if sde != "" {
@@ -47,6 +55,22 @@ func TestMatchesDpkgSource(t *testing.T) {
 				tmpl := extract(t, testutil.DebianFixture(t, c.template))
 				testutil.Run(t, "", "cp", "-a", filepath.Join(tmpl, c.codeDir, "source-template"), filepath.Join(work, source))
 				testutil.Run(t, "", "cp", "-r", filepath.Join(x, "debian", "signatures"), filepath.Join(work, source, "debian"))
+				// The signatures were written at the epoch, not now: else
+				// dpkg-source keeps their mtime whenever it is before
+				// SOURCE_DATE_EPOCH, and the test depended on the date.
+				epoch := sde
+				if epoch == "" {
+					epoch = strings.TrimSpace(string(testutil.Run(t, "", parseChangelog, "-l",
+						filepath.Join(work, source, "debian", "changelog"), "-S", "Timestamp")))
+				}
+				sec, err := strconv.ParseInt(epoch, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				touchTree(t, filepath.Join(work, source, "debian", "signatures"), time.Unix(sec, 0))
+				if err := os.Chtimes(filepath.Join(work, source, "debian"), time.Unix(sec, 0), time.Unix(sec, 0)); err != nil {
+					t.Fatal(err)
+				}
 				cmd := exec.Command(dpkgSource, "-b", source)
 				cmd.Dir = work
 				cmd.Env = append(os.Environ(), env...)
@@ -66,6 +90,20 @@ func TestMatchesDpkgSource(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// touchTree sets the mtime of root and everything under it to when.
+func touchTree(t *testing.T, root string, when time.Time) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, when, when)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -102,19 +140,44 @@ func TestSigningTime(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		mustMksigned(t, "", env, "generate", "--template", testutil.DebianFixture(t, shimTemplate),
 			"--unsigned", testutil.DebianFixture(t, shimUnsigned), "--key", key, "--cert", cert, "--output", out)
-		x := filepath.Join(t.TempDir(), "x")
-		testutil.Run(t, "", "dpkg-source", "-x", onlyFile(t, out, ".dsc"), x)
-		der, err := os.ReadFile(filepath.Join(x, "debian/signatures/shim-unsigned/usr/lib/shim/fbx64.efi.sig"))
+		times := signingTimes(t, onlyFile(t, out, ".dsc"))
+		const fbx64 = "shim-unsigned/usr/lib/shim/fbx64.efi.sig"
+		if got, ok := times[fbx64]; !ok || got != c.want {
+			t.Errorf("SOURCE_DATE_EPOCH=%q: %s has signingTime %d (%v), want %d", c.sde, fbx64, got, ok, c.want)
+		}
+	}
+}
+
+// signingTimes unpacks a source package with dpkg-source -x and returns
+// the signingTime of each signature under debian/signatures/ that has
+// one (EFI signatures do, module signatures do not), in Unix seconds, by
+// its path there.
+func signingTimes(t *testing.T, dsc string) map[string]int64 {
+	t.Helper()
+	x := filepath.Join(t.TempDir(), "x")
+	testutil.Run(t, "", testutil.RequireTool(t, "dpkg-source"), "-x", dsc, x)
+	sigs := filepath.Join(x, "debian", "signatures")
+	times := map[string]int64{}
+	err := filepath.WalkDir(sigs, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		der, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		sd, err := pkcs7.Parse(der)
 		if err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("%s: %w", p, err)
 		}
-		st := sd.Signers[0].SigningTime
-		if st == nil || st.Unix() != c.want {
-			t.Errorf("SOURCE_DATE_EPOCH=%q: signingTime %v, want %d", c.sde, st, c.want)
+		if st := sd.Signers[0].SigningTime; st != nil {
+			rel, _ := filepath.Rel(sigs, p)
+			times[filepath.ToSlash(rel)] = st.Unix()
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return times
 }

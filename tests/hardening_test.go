@@ -403,17 +403,36 @@ func startGenerate(t *testing.T, dir string, env []string, args ...string) (*exe
 // the process starts.
 func watchEntry(t *testing.T, dir string, re *regexp.Regexp) <-chan struct{} {
 	t.Helper()
+	names := inotifyNames(t, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO)
+	hit := make(chan struct{})
+	go func() {
+		for name := range names {
+			if re.MatchString(name) {
+				close(hit)
+				return
+			}
+		}
+	}()
+	return hit
+}
+
+// inotifyNames watches dir with inotify for the events in mask until the
+// test ends, and sends the name of each entry they concern, in order
+// (up to 4096 not yet received; later ones are dropped).
+func inotifyNames(t *testing.T, dir string, mask uint32) <-chan string {
+	t.Helper()
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
+	if _, err := syscall.InotifyAddWatch(fd, dir, mask); err != nil {
 		t.Fatal(err)
 	}
 	f := os.NewFile(uintptr(fd), "inotify")
 	t.Cleanup(func() { f.Close() })
-	hit := make(chan struct{})
+	names := make(chan string, 4096)
 	go func() {
+		defer close(names)
 		buf := make([]byte, 4096)
 		for {
 			n, err := f.Read(buf)
@@ -425,14 +444,14 @@ func watchEntry(t *testing.T, dir string, re *regexp.Regexp) <-chan struct{} {
 				l := int(binary.NativeEndian.Uint32(buf[off+12:]))
 				name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+l]), "\x00")
 				off += syscall.SizeofInotifyEvent + l
-				if re.MatchString(name) {
-					close(hit)
-					return
+				select {
+				case names <- name:
+				default:
 				}
 			}
 		}
 	}()
-	return hit
+	return names
 }
 
 // killFixture is a package that takes a while to read and sign: 128 MiB
@@ -456,7 +475,10 @@ func killFixture(t *testing.T) (deb, tmpl string) {
 // TestKilledGenerate kills generate with SIGKILL at many moments, from
 // its start to the rename of the output into place: each time, the
 // output directory must be absent or complete, and nothing else may be
-// left but recognisable temporary directories beside it.
+// left but recognisable temporary directories beside it. Where the
+// moment decides the outcome (at once, once renamed, SIGTERM or SIGINT
+// during the write) it must be that one, and both "nothing" and
+// "complete output" must occur.
 func TestKilledGenerate(t *testing.T) {
 	testutil.RequireTool(t, "dpkg-source")
 	deb, tmpl := killFixture(t)
@@ -534,8 +556,25 @@ func TestKilledGenerate(t *testing.T) {
 				if !done {
 					err = <-exited
 				}
+				noRace(t, stderr.String())
 				state := checkAftermath(t, parent, want, append(isolated, cwd), marker)
 				seen[state]++
+				// Where the outcome does not depend on timing, it is the
+				// one the kill point implies: nothing before any work,
+				// the output once renamed into place, and a write under
+				// way finished when the signal can be handled.
+				var wantState runState
+				switch {
+				case p.name == "at once":
+					wantState = stateNothing
+				case p.onEntry != nil && p.onEntry != tempEntry:
+					wantState = stateComplete
+				case p.onEntry == tempEntry && sig != syscall.SIGKILL:
+					wantState = stateComplete
+				}
+				if wantState != "" && state != wantState {
+					t.Errorf("%s at %s left %s, want %s; stderr: %s", sig, p.name, state, wantState, stderr)
+				}
 				var ee *exec.ExitError
 				if err != nil && !errors.As(err, &ee) {
 					t.Fatal(err)
@@ -564,16 +603,21 @@ func TestKilledGenerate(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes: %v", seen)
+	for _, st := range []runState{stateNothing, stateComplete} {
+		if seen[st] == 0 {
+			t.Errorf("no kill left %s (outcomes: %v): the kill points do not reach both ends of a run", st, seen)
+		}
+	}
 }
 
 // runLimited runs mksigned with a deadline and returns its result, how
 // long it took and its peak resident set size (of it and the processes it
-// waited for) in bytes.
+// waited for) in bytes. It runs the binary built without -race (plainBin).
 func runLimited(t *testing.T, limit time.Duration, env []string, args ...string) (result, time.Duration, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mksignedBin, args...)
+	cmd := exec.CommandContext(ctx, plainBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer

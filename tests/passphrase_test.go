@@ -52,6 +52,7 @@ func TestEncryptedKey(t *testing.T) {
 			}
 			code = ee.ExitCode()
 		}
+		noRace(t, stderr.String())
 		return result{stdout.String(), stderr.String(), code}
 	}
 	plain := filepath.Join(t.TempDir(), "out")

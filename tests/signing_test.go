@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mksigned/mksigned/internal/testutil"
 )
 
@@ -68,12 +70,15 @@ func multiTemplate(t *testing.T) string {
 }
 
 // TestReproducible: same inputs give byte-identical output, whatever the
-// order of --unsigned; SOURCE_DATE_EPOCH changes the signing time.
+// order of --unsigned; SOURCE_DATE_EPOCH changes the signing time of
+// every EFI signature, not only the tarball's mtimes.
 func TestReproducible(t *testing.T) {
 	key, cert := newKey(t, "2048")
 	tmpl := multiTemplate(t)
+	var outs []string
 	run := func(env []string, unsigned ...string) (dsc, tarxz []byte) {
 		out := filepath.Join(t.TempDir(), "out")
+		outs = append(outs, out)
 		args := []string{"generate", "--template", tmpl, "--key", key, "--cert", cert, "--output", out}
 		for _, u := range unsigned {
 			args = append(args, "--unsigned", testutil.DebianFixture(t, u))
@@ -101,6 +106,24 @@ func TestReproducible(t *testing.T) {
 	}
 	if bytes.Equal(x1, x3) {
 		t.Errorf("SOURCE_DATE_EPOCH did not change the output: the signing time and tar mtimes should follow it")
+	}
+	// The signatures themselves: made at the changelog's date, then at
+	// SOURCE_DATE_EPOCH.
+	for _, c := range []struct {
+		out  string
+		want int64
+	}{
+		{outs[0], 1674832557}, // Fri, 27 Jan 2023 09:15:57 -0600, fwupd's changelog
+		{outs[2], 1700000000},
+	} {
+		got := signingTimes(t, filepath.Join(c.out, "fwupd-amd64-signed_1.4+1.dsc"))
+		want := map[string]int64{
+			"fwupd-unsigned/usr/libexec/fwupd/efi/fwupdx64.efi.sig": c.want,
+			"shim-unsigned/usr/lib/shim/mmx64.efi.sig":              c.want,
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: signing times (-want +got):\n%s", c.out, d)
+		}
 	}
 }
 
