@@ -14,7 +14,7 @@ import (
 // templateDeb writes a template package holding testEntries() under
 // /usr/share/code-signing/t/, after the entries before and followed by
 // those after, and returns its path.
-func templateDeb(t *testing.T, before, after []testutil.TarEntry) string {
+func linkTemplateDeb(t *testing.T, before, after []testutil.TarEntry) string {
 	t.Helper()
 	es := append([]testutil.TarEntry{{Name: "./", Type: tar.TypeDir, Mode: 0o755}}, before...)
 	given := map[string]bool{}
@@ -45,7 +45,7 @@ func templateDeb(t *testing.T, before, after []testutil.TarEntry) string {
 func TestLoadDebLinks(t *testing.T) {
 	t.Parallel()
 	const st = "./usr/share/code-signing/t/source-template/debian/"
-	tp, err := LoadDeb(templateDeb(t, nil, []testutil.TarEntry{
+	tp, err := LoadDeb(linkTemplateDeb(t, nil, []testutil.TarEntry{
 		{Name: st + "mips/", Type: tar.TypeDir, Mode: 0o755},
 		{Name: st + "mips64", Type: tar.TypeSymlink, Mode: 0o777, Linkname: "mips"},
 	}))
@@ -74,7 +74,7 @@ func TestLoadDebLinks(t *testing.T) {
 			"files2.json: is a symbolic link"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadDeb(templateDeb(t, tc.before, tc.after))
+			_, err := LoadDeb(linkTemplateDeb(t, tc.before, tc.after))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
