@@ -255,9 +255,43 @@ Description: x
 // dpkg-source -b: its .dsc must hold every field of the CTRL_PKG_SRC
 // order but Checksums-Md5 (dpkg-source writes Files instead), and ours
 // must equal it.
+//
+// dpkg reads field names without regard to case and writes them in their
+// canonical spelling, in their canonical place; so the same stanza with
+// every name in odd case ("build-depends", "STANDARDS-VERSION") must give
+// the same .dsc.
 func TestEveryDscFieldMatchesDpkgSource(t *testing.T) {
 	t.Parallel()
-	tree := basicTree("synth", everyFieldControl, time.Unix(1600000000, 0))
+	for _, spelling := range []struct {
+		name string
+		f    func(string) string
+	}{
+		{"canonical", func(n string) string { return n }},
+		{"lower", strings.ToLower},
+		{"upper", strings.ToUpper},
+		{"mixed", func(n string) string {
+			b := []byte(strings.ToLower(n))
+			for i := 1; i < len(b); i += 2 {
+				b[i] = strings.ToUpper(string(b[i]))[0]
+			}
+			return string(b)
+		}},
+	} {
+		t.Run(spelling.name, func(t *testing.T) {
+			t.Parallel()
+			lines := strings.Split(everyFieldControl, "\n")
+			for i, l := range lines {
+				if name, rest, ok := strings.Cut(l, ":"); ok && l[0] != ' ' {
+					lines[i] = spelling.f(name) + ":" + rest
+				}
+			}
+			everyDscField(t, strings.Join(lines, "\n"))
+		})
+	}
+}
+
+func everyDscField(t *testing.T, control string) {
+	tree := basicTree("synth", control, time.Unix(1600000000, 0))
 	src, err := ReadSource(tree)
 	if err != nil {
 		t.Fatalf("ReadSource: %v", err)

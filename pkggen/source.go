@@ -39,6 +39,14 @@ type Source struct {
 	fields  *fieldMap // every .dsc field but the checksums
 }
 
+// Architectures returns the architectures the source package builds
+// for, as its .dsc's Architecture field lists them ("amd64", "any", "all",
+// "linux-any", ...).
+func (s *Source) Architectures() []string {
+	v, _ := s.fields.get("Architecture")
+	return strings.Fields(v)
+}
+
 // VersionString returns the version exactly as the changelog writes it.
 func (s *Source) VersionString() string { return s.version }
 
@@ -166,6 +174,10 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 	for _, n := range srcPara.names {
 		v := srcPara.values[strings.ToLower(n)]
 		lower := strings.ToLower(n)
+		// dpkg-source writes every field it copies in its canonical
+		// spelling, so that its canonical place in the .dsc applies
+		// ("build-depends:" becomes Build-Depends, after Vcs-*).
+		n := fieldCapitalize(n)
 		switch {
 		case lower == "source":
 			f.set(n, v)
@@ -189,7 +201,7 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 			}
 			f.set(n, formatDeps(list))
 		case sourceToDsc[lower]:
-			f.set(fieldCapitalize(n), v)
+			f.set(n, v)
 		default:
 			if err := setCustom(f, n, v); err != nil {
 				return fail(srcPara, n, err)
