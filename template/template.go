@@ -210,17 +210,27 @@ func (t *Template) checkSource() error {
 	if err != nil {
 		return srcErr("debian/control", "", err)
 	}
-	if ctl.Source.Source != t.SourceName {
-		return srcErr("debian/control", "Source", fmt.Errorf("is %q but debian/changelog says %q", ctl.Source.Source, t.SourceName))
+	// Field names are case-insensitive, as dpkg reads them: a template
+	// that writes "build-depends:" still pins its unsigned packages.
+	seen := map[string]string{}
+	for k := range ctl.Source.Values {
+		if prev, dup := seen[strings.ToLower(k)]; dup {
+			return srcErr("debian/control", k, fmt.Errorf("given twice, as %s and %s (dpkg reads field names without regard to case)", prev, k))
+		}
+		seen[strings.ToLower(k)] = k
 	}
-	for _, field := range []string{"Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"} {
-		v := strings.TrimSpace(ctl.Source.Values[field])
+	field := func(name string) string { return ctl.Source.Values[seen[strings.ToLower(name)]] }
+	if src := strings.TrimSpace(field("Source")); src != t.SourceName {
+		return srcErr("debian/control", "Source", fmt.Errorf("is %q but debian/changelog says %q", src, t.SourceName))
+	}
+	for _, name := range []string{"Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"} {
+		v := strings.TrimSpace(field(name))
 		if v == "" {
 			continue
 		}
 		d, err := dependency.Parse(strings.Join(strings.Fields(v), " "))
 		if err != nil {
-			return srcErr("debian/control", field, err)
+			return srcErr("debian/control", name, err)
 		}
 		t.BuildDepends.Relations = append(t.BuildDepends.Relations, d.Relations...)
 	}

@@ -239,3 +239,31 @@ func TestCheckVersionArchAllAndAlternatives(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldNameCase: dpkg reads field names without regard to case, so a
+// Build-Depends spelled "build-depends:" still pins the unsigned package,
+// and the same field twice in two spellings is refused.
+func TestFieldNameCase(t *testing.T) {
+	t.Parallel()
+	with := func(control string) []Entry {
+		es := testEntries()
+		for i := range es {
+			if es[i].Name == "source-template/debian/control" {
+				es[i].Data = []byte(control)
+			}
+		}
+		return es
+	}
+	tp, err := Parse("t", with(strings.Replace(strings.Replace(testControl, "Build-Depends:", "build-DEPENDS:", 1), "Source:", "source:", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := version.Parse("1:1.4-2")
+	if err := tp.CheckVersion("fwupd-unsigned", v, "amd64"); err == nil || !strings.Contains(err.Error(), "does not satisfy") {
+		t.Errorf("CheckVersion with build-DEPENDS: %v, want the mismatch refused", err)
+	}
+	_, err = Parse("t", with(strings.Replace(testControl, "Build-Depends:", "build-depends: other\nBuild-Depends:", 1)))
+	if err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("Build-Depends twice: %v, want it refused", err)
+	}
+}
