@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -214,8 +215,12 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		if err != nil {
 			return nil, nil, &inputerr.Error{File: name, Member: "control", Field: "Version", Offset: inputerr.NoOffset, Err: err}
 		}
+		if err := checkArchitecture(src.Architectures(), pkg.Architecture); err != nil {
+			return nil, nil, &inputerr.Error{File: name, Member: "control", Field: "Architecture", Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("package %s: %w", pkg.Name, err)}
+		}
 		if err := t.CheckVersion(pkg.Name, v, pkg.Architecture); err != nil {
-			return nil, nil, inputerr.WithFile(err, name)
+			return nil, nil, fmt.Errorf("%s: template %s: %w", name, t.Name, err)
 		}
 		d := &unsignedDeb{path: path, pkg: pkg, spec: spec, items: map[string]*Item{}}
 		for _, f := range spec.Files {
@@ -249,6 +254,31 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		}
 	}
 	return r, debs, nil
+}
+
+// checkArchitecture refuses an unsigned package built for an architecture
+// the signed package is not built for: the template's Build-Depends pin
+// the packages of the architectures it builds on, and checking a package
+// of another against them would skip the relations restricted to those
+// (an arm64 fwupd-unsigned of any version passes "[amd64]" pins).
+func checkArchitecture(builds []string, arch string) error {
+	if arch == "all" {
+		return nil
+	}
+	for _, b := range builds {
+		if b == "all" {
+			continue
+		}
+		ok, err := template.ArchIs(arch, b)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("built for %s, but the signed source package builds for %s only: its Build-Depends pin the packages of those",
+		arch, strings.Join(builds, " "))
 }
 
 // task is one listed file on its way to a worker: its contents, or for a

@@ -21,13 +21,10 @@ import (
 // A relation with alternatives naming other packages too cannot be decided
 // here and is skipped.
 func (t *Template) CheckVersion(pkg string, v version.Version, arch string) error {
-	var host *dependency.Arch
 	if arch != "" && arch != "all" {
-		a, err := dependency.ParseArch(arch)
-		if err != nil {
+		if _, err := dependency.ParseArch(arch); err != nil {
 			return fmt.Errorf("package %s: architecture %q: %w", pkg, arch, err)
 		}
-		host = a
 	}
 	for _, rel := range t.BuildDepends.Relations {
 		var mine []dependency.Possibility
@@ -37,7 +34,12 @@ func (t *Template) CheckVersion(pkg string, v version.Version, arch string) erro
 				other = true
 				continue
 			}
-			if host != nil && p.Architectures != nil && !p.Architectures.Matches(host) {
+			applies, err := archApplies(p.Architectures, arch)
+			if err != nil {
+				return &inputerr.Error{File: "source-template/debian/control", Field: "Build-Depends", Offset: inputerr.NoOffset,
+					Err: fmt.Errorf("%s: %w", relationString([]dependency.Possibility{p}), err)}
+			}
+			if !applies {
 				continue
 			}
 			if p.Name == pkg {
@@ -89,4 +91,23 @@ func relationString(ps []dependency.Possibility) string {
 		alts = append(alts, s)
 	}
 	return strings.Join(alts, " | ")
+}
+
+// archApplies says whether a relation restricted to set ("[amd64 arm64]",
+// "[!hurd-any]") applies when building for arch, with dpkg's wildcard
+// rules (ArchIs). For an Architecture: all package every relation applies.
+func archApplies(set *dependency.ArchSet, arch string) (bool, error) {
+	if set == nil || len(set.Architectures) == 0 || arch == "all" || arch == "" {
+		return true, nil
+	}
+	for _, a := range set.Architectures {
+		is, err := ArchIs(arch, a.String())
+		if err != nil {
+			return false, err
+		}
+		if is {
+			return !set.Not, nil
+		}
+	}
+	return set.Not, nil
 }

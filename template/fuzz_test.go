@@ -305,6 +305,9 @@ func FuzzCheckVersion(f *testing.F) {
 			if !errors.As(err, &ie) || ie.Field != "Build-Depends" {
 				t.Fatalf("error %q (%T) is not an *inputerr.Error on Build-Depends", err, err)
 			}
+			if errors.Is(err, ErrUnknownArch) {
+				return // a wildcard that needs an architecture's tuple
+			}
 			if !strings.Contains(err.Error(), pkg+" "+v.String()+" does not satisfy") {
 				t.Fatalf("error %q does not name %s %s", err, pkg, v)
 			}

@@ -112,3 +112,44 @@ func TestExcludedSignaturePath(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsignedArchitecture: the Build-Depends pins are checked for the
+// architecture the signed package builds on. An unsigned package of
+// another architecture (whose relations are all restricted to amd64, so
+// none would apply) is refused, whatever its version; the error names the
+// .deb, and for a version mismatch the template as well.
+func TestUnsignedArchitecture(t *testing.T) {
+	tmpl := testutil.DebianFixture(t, fwupdTemplate)
+	rebuild := func(arch, version string) string {
+		return repack(t, testutil.DebianFixture(t, fwupdUnsigned), func(root string) {
+			p := filepath.Join(root, "DEBIAN", "control")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := strings.Replace(string(b), "Architecture: amd64", "Architecture: "+arch, 1)
+			s = strings.Replace(s, "Version: 1:1.4-1", "Version: "+version, 1)
+			writeFile(t, p, []byte(s), 0o644)
+		}, "xz")
+	}
+	for _, c := range []struct {
+		arch, version string
+		want          []string
+	}{
+		{"arm64", "1:1.4-2", []string{"fwupd-unsigned_1.4-1_amd64.deb: control: Architecture: package fwupd-unsigned: built for arm64, but the signed source package builds for amd64 only"}},
+		{"i386", "1:1.4-1", []string{"built for i386, but the signed source package builds for amd64 only"}},
+		{"amd64", "1:1.4-2", []string{"fwupd-unsigned_1.4-1_amd64.deb: template fwupd-amd64-signed-template: source-template/debian/control: Build-Depends: fwupd-unsigned 1:1.4-2 does not satisfy"}},
+	} {
+		t.Run(c.arch+"/"+c.version, func(t *testing.T) {
+			r := mksigned(t, "", nil, "generate", "--dry-run", "--template", tmpl, "--unsigned", rebuild(c.arch, c.version))
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+}
