@@ -175,7 +175,7 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	// worked out as dpkg-source does.
 	src, err := pkggen.ReadSource(sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, t.Name+"/source-template")
+		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
 	}
 	epoch, err := pkggen.Epoch(src, opts.SourceDateEpoch)
 	if err != nil {
@@ -183,7 +183,7 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	}
 	contents, err := pkggen.Count(src.Name, sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, t.Name+"/source-template")
+		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
 	}
 	r := &Result{
 		Template: t,

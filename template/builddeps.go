@@ -36,7 +36,7 @@ func (t *Template) CheckVersion(pkg string, v version.Version, arch string) erro
 			}
 			applies, err := archApplies(p.Architectures, arch)
 			if err != nil {
-				return &inputerr.Error{File: "source-template/debian/control", Field: "Build-Depends", Offset: inputerr.NoOffset,
+				return &inputerr.Error{Path: "source-template/debian/control", Field: "Build-Depends", Offset: inputerr.NoOffset,
 					Err: fmt.Errorf("%s: %w", relationString([]dependency.Possibility{p}), err)}
 			}
 			if !applies {
@@ -60,7 +60,7 @@ func (t *Template) CheckVersion(pkg string, v version.Version, arch string) erro
 		}
 		if !ok {
 			return &inputerr.Error{
-				File: "source-template/debian/control", Field: "Build-Depends", Offset: inputerr.NoOffset,
+				Path: "source-template/debian/control", Field: "Build-Depends", Offset: inputerr.NoOffset,
 				Err: fmt.Errorf("%s %s does not satisfy %q: the signed package would not build against it",
 					pkg, v, relationString(mine)),
 			}

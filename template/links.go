@@ -17,12 +17,23 @@ import (
 // package is built on a buildd from that tree, and the signer writes into
 // it, so a link must not lead out of it, nor sit where mksigned writes.
 
-// maxLinkHops bounds how many links one resolution follows, as the
-// kernel's MAXSYMLINKS (40) does: a loop is refused, not followed forever.
+// maxLinkHops bounds how many links one resolution follows, the link
+// itself included, as the kernel's MAXSYMLINKS (40) does: a 41-link chain
+// is ELOOP for the kernel, and refused here.
 const maxLinkHops = 40
 
 // maxLinkTarget bounds a link's target; Linux's PATH_MAX is 4096.
 const maxLinkTarget = 4095
+
+// maxLinks bounds the links of one template; Debian's kernel templates,
+// the only ones with links, have 8.
+const maxLinks = 10000
+
+// maxLinkSteps bounds the path components all resolutions of a template
+// walk together: each link's walk is linear in its components, but chains
+// of long targets multiply them, and a small package could otherwise keep
+// the check busy for hours.
+const maxLinkSteps = 1 << 20
 
 // ErrLinkEscapes marks a symbolic link whose target is absolute or
 // resolves outside source-template/.
@@ -34,30 +45,30 @@ var ErrLinkEscapes = errors.New("symbolic link leads outside source-template/")
 // a link (extracting it would write through the link), and a link on a
 // path where the signatures go.
 func (t *Template) checkLinks() error {
-	byName := make(map[string]*Entry, len(t.Source))
-	for i := range t.Source {
-		byName[t.Source[i].Name] = &t.Source[i]
+	root, err := nameTree(t.Source)
+	if err != nil {
+		return err
 	}
+	steps := 0
 	for i := range t.Source {
 		e := &t.Source[i]
-		for d := path.Dir(e.Name); d != "."; d = path.Dir(d) {
-			if p := byName[d]; p != nil && p.Mode.Type() == fs.ModeSymlink {
-				return srcErr(e.Name, "", fmt.Errorf("lies below %s, a symbolic link to %q: extracting it would write through the link", d, p.Data))
-			}
-		}
 		if e.Mode.Type() != fs.ModeSymlink {
 			continue
 		}
-		if err := resolveLink(byName, e); err != nil {
+		if err := resolveLink(root, e, &steps); err != nil {
 			return srcErr(e.Name, "", err)
 		}
 	}
 	for _, p := range t.Manifest.Packages {
 		for _, f := range p.Files {
 			sig := SignaturePath(p.Name, f.Path)
-			for d := path.Dir(sig); d != "."; d = path.Dir(d) {
-				if e := byName[d]; e != nil && e.Mode.Type() == fs.ModeSymlink {
-					return srcErr(d, "", fmt.Errorf("is a symbolic link to %q, but the signature %s goes below it: building the package would write through the link", e.Data, sig))
+			n := root
+			for _, c := range strings.Split(path.Dir(sig), "/") {
+				if n = n.children[c]; n == nil {
+					break
+				}
+				if n.entry != nil && n.entry.Mode.Type() == fs.ModeSymlink {
+					return srcErr(n.entry.Name, "", fmt.Errorf("is a symbolic link to %q, but the signature %s goes below it: building the package would write through the link", n.entry.Data, sig))
 				}
 			}
 		}
@@ -65,66 +76,130 @@ func (t *Template) checkLinks() error {
 	return nil
 }
 
+// nameTree arranges the entries as a tree of names, refusing an entry
+// below a link and more than maxLinks links.
+func nameTree(source []Entry) (*nameNode, error) {
+	root := &nameNode{children: map[string]*nameNode{}}
+	nlinks := 0
+	for i := range source {
+		e := &source[i]
+		if e.Name == "." {
+			continue
+		}
+		n := root
+		parts := strings.Split(e.Name, "/")
+		for j, c := range parts {
+			if n.entry != nil && n.entry.Mode.Type() == fs.ModeSymlink {
+				d := strings.Join(parts[:j], "/")
+				return nil, srcErr(e.Name, "", fmt.Errorf("lies below %s, a symbolic link to %q: extracting it would write through the link", d, n.entry.Data))
+			}
+			n = n.child(c)
+		}
+		n.entry = e
+		if e.Mode.Type() == fs.ModeSymlink {
+			if nlinks++; nlinks > maxLinks {
+				return nil, srcErr(e.Name, "", fmt.Errorf("more than %d symbolic links in one template", maxLinks))
+			}
+		}
+	}
+	return root, nil
+}
+
+// nameNode is one name of the tree: an entry, or a directory the tree
+// implies. A resolution that walks through a name the tree does not hold
+// gets a node of its own for it, not kept in the tree.
+type nameNode struct {
+	parent   *nameNode
+	entry    *Entry
+	children map[string]*nameNode
+}
+
+// lookup returns the child name, or a node for a name the tree does not
+// hold, which nothing is below.
+func (n *nameNode) lookup(name string) *nameNode {
+	if c := n.children[name]; c != nil {
+		return c
+	}
+	return &nameNode{parent: n}
+}
+
+// child returns the child name, adding it to the tree if missing.
+func (n *nameNode) child(name string) *nameNode {
+	c := n.children[name]
+	if c == nil {
+		c = &nameNode{parent: n, children: map[string]*nameNode{}}
+		n.children[name] = c
+	}
+	return c
+}
+
 // resolveLink follows link through the tree, component by component, and
 // fails if any step is absolute, climbs above the tree's root, or takes
-// more than maxLinkHops links. A component the tree does not hold ends the
-// resolution there: nothing below it can be reached through the package.
-func resolveLink(byName map[string]*Entry, link *Entry) error {
+// more than maxLinkHops links. A component the tree does not hold is
+// walked as a directory: nothing below it is in the package, and a ".."
+// after it comes back up. steps counts the components walked, against
+// maxLinkSteps.
+func resolveLink(root *nameNode, link *Entry, steps *int) error {
 	target := string(link.Data)
-	if target == "" {
+	switch {
+	case target == "":
 		return errors.New("symbolic link has an empty target")
-	}
-	if len(target) > maxLinkTarget {
+	case len(target) > maxLinkTarget:
 		return fmt.Errorf("symbolic link target is %d bytes, more than %d", len(target), maxLinkTarget)
-	}
-	if strings.IndexByte(target, 0) >= 0 {
+	case strings.IndexByte(target, 0) >= 0:
 		return fmt.Errorf("symbolic link target %q contains a NUL byte", target)
-	}
-	if strings.HasPrefix(target, "/") {
+	case strings.HasPrefix(target, "/"):
 		return fmt.Errorf("%w: its target %q is absolute", ErrLinkEscapes, target)
 	}
-	// cur is the directory reached so far, as components from the root;
-	// todo holds the components still to walk.
-	var cur []string
-	if d := path.Dir(link.Name); d != "." {
-		cur = strings.Split(d, "/")
+	// cur is the directory reached so far; todo holds the components
+	// still to walk, the next one last.
+	cur := root
+	for _, c := range strings.Split(path.Dir(link.Name), "/") {
+		if c != "." {
+			cur = cur.lookup(c)
+		}
 	}
-	todo := strings.Split(target, "/")
-	hops := 0
+	todo := reversed(strings.Split(target, "/"))
+	hops := 1 // the link itself
 	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
+		c := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if *steps++; *steps > maxLinkSteps {
+			return fmt.Errorf("the template's symbolic links take more than %d steps to check: too many or too deep", maxLinkSteps)
+		}
 		switch c {
 		case "", ".":
 			continue
 		case "..":
-			if len(cur) == 0 {
+			if cur == root {
 				return fmt.Errorf("%w: its target %q climbs above source-template/", ErrLinkEscapes, target)
 			}
-			cur = cur[:len(cur)-1]
+			cur = cur.parent
 			continue
 		}
-		next := strings.Join(append(cur[:len(cur):len(cur)], c), "/")
-		e := byName[next]
-		switch {
-		case e == nil:
-			// Not in the tree: the rest can only go deeper below a
-			// name that does not exist, or come back up through it.
-			cur = append(cur, c)
-		case e.Mode.Type() == fs.ModeSymlink:
-			if hops++; hops > maxLinkHops {
-				return fmt.Errorf("symbolic link target %q: more than %d links to follow (a loop?)", target, maxLinkHops)
-			}
-			t := string(e.Data)
-			if strings.HasPrefix(t, "/") {
-				return fmt.Errorf("%w: its target %q goes through %s, a link to the absolute path %q", ErrLinkEscapes, target, next, t)
-			}
-			todo = append(strings.Split(t, "/"), todo...)
-		default:
-			cur = append(cur, c)
+		next := cur.lookup(c)
+		if next.entry == nil || next.entry.Mode.Type() != fs.ModeSymlink {
+			cur = next
+			continue
 		}
+		if hops++; hops > maxLinkHops {
+			return fmt.Errorf("symbolic link target %q: more than %d links to follow (a loop?)", target, maxLinkHops)
+		}
+		t := string(next.entry.Data)
+		if strings.HasPrefix(t, "/") {
+			return fmt.Errorf("%w: its target %q goes through %s, a link to the absolute path %q", ErrLinkEscapes, target, next.entry.Name, t)
+		}
+		// The link's target is walked from the directory holding it.
+		todo = append(todo, reversed(strings.Split(t, "/"))...)
 	}
 	return nil
+}
+
+func reversed(s []string) []string {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+	return s
 }
 
 // refuseHardLink is the error for a hard link in a template. dpkg-deb -x

@@ -147,3 +147,21 @@ func TestLinkOnSignaturePath(t *testing.T) {
 		}
 	}
 }
+
+// TestDebianDirLink: a source-template whose debian/ is a link says so,
+// not only that debian/changelog is missing.
+func TestDebianDirLink(t *testing.T) {
+	t.Parallel()
+	var es []Entry
+	for _, e := range testEntries() {
+		if strings.HasPrefix(e.Name, "source-template/debian") {
+			e.Name = strings.Replace(e.Name, "source-template/debian", "source-template/real", 1)
+		}
+		es = append(es, e)
+	}
+	es = append(es, link("debian", "real"))
+	_, err := Parse("t", es)
+	if want := `source-template/debian/changelog: missing: debian is a symbolic link to "real"`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}

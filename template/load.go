@@ -182,7 +182,20 @@ func LoadDeb(debPath string) (*Template, error) {
 	}
 	t, err := Parse(names[0], byTemplate[names[0]])
 	if err != nil {
-		return nil, inputerr.WithFile(err, name+": /"+CodeSigningDir+names[0])
+		// Name the package, and the entry by its path in the package.
+		dir := CodeSigningDir + names[0]
+		var ie *inputerr.Error
+		if errors.As(err, &ie) && ie.File == "" {
+			c := *ie
+			c.File = name
+			if c.Path != "" {
+				c.Path = dir + "/" + c.Path
+			} else {
+				c.Path = dir
+			}
+			return nil, &c
+		}
+		return nil, inputerr.WithFile(err, name)
 	}
 	return t, nil
 }

@@ -31,7 +31,7 @@ func TestReview7LoadDebWriteThroughOutsideLink(t *testing.T) {
 		{"into the code-signing dir", "code-signing/t", "./usr/share/x/source-template/debian/evil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := templateDeb(t, nil, []testutil.TarEntry{
+			p := linkTemplateDeb(t, nil, []testutil.TarEntry{
 				{Name: "./usr/share/x", Type: tar.TypeSymlink, Mode: 0o777, Linkname: tc.link},
 				{Name: tc.entry, Type: tar.TypeReg, Mode: 0o755, Body: "#!/bin/sh\necho replaced\n"},
 			})
@@ -139,7 +139,7 @@ func TestReview7TargetLength(t *testing.T) {
 func TestReview7LoadDebLinkMode(t *testing.T) {
 	t.Parallel()
 	const st = "./usr/share/code-signing/t/source-template/debian/"
-	tp, err := LoadDeb(templateDeb(t, nil, []testutil.TarEntry{
+	tp, err := LoadDeb(linkTemplateDeb(t, nil, []testutil.TarEntry{
 		{Name: st + "l", Type: tar.TypeSymlink, Mode: 0o644, Linkname: "rules"},
 	}))
 	if err != nil {
@@ -179,16 +179,18 @@ func TestReview7HardLinkFilesJSON(t *testing.T) {
 	}
 }
 
-// BUG (off by one): LoadDeb says a package "holds more than 100000
-// symbolic links" when it holds exactly 100000: the map stops growing at
-// maxLinks and len(links) >= maxLinks is then taken for more.
+// A template may hold maxLinks links, not one more.
 func TestReview7MaxLinksExactly(t *testing.T) {
 	t.Parallel()
-	es := []testutil.TarEntry{{Name: "./l/", Type: tar.TypeDir, Mode: 0o755}}
+	es := append(testEntries(), dir("debian/l"))
 	for i := 0; i < maxLinks; i++ {
-		es = append(es, testutil.TarEntry{Name: fmt.Sprintf("./l/%d", i), Type: tar.TypeSymlink, Mode: 0o777, Linkname: "x"})
+		es = append(es, link(fmt.Sprintf("debian/l/%d", i), "x"))
 	}
-	if _, err := LoadDeb(templateDeb(t, es, nil)); err != nil {
-		t.Errorf("a package with exactly %d links: %v", maxLinks, err)
+	if _, err := Parse("t", es); err != nil {
+		t.Errorf("a template with exactly %d links: %v", maxLinks, err)
+	}
+	es = append(es, link("debian/l/one-more", "x"))
+	if _, err := Parse("t", es); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d symbolic links in one template", maxLinks)) {
+		t.Errorf("a template with %d links: %v, want it refused", maxLinks+1, err)
 	}
 }

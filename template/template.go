@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func Parse(name string, entries []Entry) (*Template, error) {
 	}
 	m, err := ParseManifest(fj.Data)
 	if err != nil {
-		return nil, inputerr.WithFile(err, "files.json")
+		return nil, withPath(err, "files.json")
 	}
 	t.Manifest = m
 	if st, ok := byName["source-template"]; !ok && len(t.Source) == 0 || ok && !st.Mode.IsDir() {
@@ -140,6 +141,16 @@ func (t *Template) file(name string) *Entry {
 	return nil
 }
 
+// withPath names the template file an error is about.
+func withPath(err error, p string) error {
+	if ie, ok := err.(*inputerr.Error); ok && ie.Path == "" {
+		c := *ie
+		c.Path = p
+		return &c
+	}
+	return &inputerr.Error{Path: p, Offset: inputerr.NoOffset, Err: err}
+}
+
 // kind describes what e is, for messages.
 func kind(e *Entry) string {
 	switch e.Mode.Type() {
@@ -154,7 +165,7 @@ func kind(e *Entry) string {
 }
 
 func srcErr(file, field string, err error) error {
-	return &inputerr.Error{File: "source-template/" + file, Field: field, Offset: inputerr.NoOffset, Err: err}
+	return &inputerr.Error{Path: "source-template/" + file, Field: field, Offset: inputerr.NoOffset, Err: err}
 }
 
 // checkSource enforces what Debian's signing service (as debusine
@@ -163,6 +174,13 @@ func srcErr(file, field string, err error) error {
 func (t *Template) checkSource() error {
 	for _, f := range requiredFiles {
 		e := t.file(f)
+		if e == nil {
+			for d := path.Dir(f); d != "."; d = path.Dir(d) {
+				if l := t.file(d); l != nil && l.Mode.Type() == fs.ModeSymlink {
+					return srcErr(f, "", fmt.Errorf("missing: %s is a symbolic link to %q, and a source template's debian/ files must be in it, not behind links", d, l.Data))
+				}
+			}
+		}
 		if e == nil || e.Mode.IsDir() {
 			return srcErr(f, "", errors.New("missing: a source template needs debian/changelog, control, copyright and rules"))
 		}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/libcrypto"
@@ -119,7 +120,7 @@ template changelog's top date: the same inputs give the same bytes.
 		printPlan(stdout, r, o.Output, o.Signatures != "")
 	default:
 		for _, w := range r.Written {
-			fmt.Fprintf(stdout, "wrote %s\n", w)
+			fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(w))
 		}
 	}
 	return nil
@@ -197,12 +198,15 @@ func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
 	if haveSignatures {
 		verb = "use " // the signature given, checked against the file
 	}
+	// Names come from the template and the packages: printed through
+	// inputerr.Name, a newline in one cannot forge a line of the plan.
+	q := inputerr.Name
 	t := r.Template
 	fmt.Fprintf(w, "template %s: source %s version %s, %d file(s) to sign, time %s\n",
-		t.Name, t.SourceName, t.Version, len(r.Items), r.Epoch.Format("2006-01-02T15:04:05Z"))
+		q(t.Name), t.SourceName, t.Version, len(r.Items), r.Epoch.Format("2006-01-02T15:04:05Z"))
 	for _, it := range r.Items {
 		fmt.Fprintf(w, "%s %-12s %s %s (%d bytes, from %s) -> %s\n",
-			verb, it.File.SigType, it.Package, it.File.Path, it.Size, filepath.Base(it.Deb), it.SigPath())
+			verb, it.File.SigType, it.Package, q(it.File.Path), it.Size, q(filepath.Base(it.Deb)), q(it.SigPath()))
 	}
 	// What else the package holds: the template's tree, links spelled out,
 	// since a buildd follows them.
@@ -210,17 +214,21 @@ func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
 	fmt.Fprintf(w, "and from the template: %d file(s), %d director%s, %d symbolic link(s)",
 		c.Files, c.Dirs, plural(c.Dirs, "y", "ies"), len(c.Links))
 	if len(c.Excluded) > 0 {
-		fmt.Fprintf(w, "; dpkg-source's default excludes leave out %d: %s", len(c.Excluded), strings.Join(c.Excluded, ", "))
+		var names []string
+		for _, x := range c.Excluded {
+			names = append(names, q(x))
+		}
+		fmt.Fprintf(w, "; dpkg-source's default excludes leave out %d: %s", len(c.Excluded), strings.Join(names, ", "))
 	}
 	fmt.Fprintln(w)
 	for _, l := range c.Links {
-		fmt.Fprintf(w, "link %s -> %s\n", l.Name, l.Target)
+		fmt.Fprintf(w, "link %s -> %s\n", q(l.Name), q(l.Target))
 	}
 	if out == "" {
 		out = "<output>"
 	}
-	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.DSC))
-	fmt.Fprintf(w, "would write %s\n", filepath.Join(out, r.Tar))
+	fmt.Fprintf(w, "would write %s\n", q(filepath.Join(out, r.DSC)))
+	fmt.Fprintf(w, "would write %s\n", q(filepath.Join(out, r.Tar)))
 }
 
 func plural(n int, one, many string) string {

@@ -6,7 +6,10 @@ package inputerr
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // NoOffset marks an Error that has no byte offset.
@@ -34,7 +37,7 @@ func (e *Error) Error() string {
 	var parts []string
 	for _, s := range []string{e.File, e.Member, e.Path} {
 		if s != "" {
-			parts = append(parts, s)
+			parts = append(parts, Name(s))
 		}
 	}
 	if e.Offset >= 0 {
@@ -50,6 +53,21 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Name returns a name taken from input (a path in a package, a file name)
+// fit to print on a terminal or in a log: as it is when every character
+// is printable and none is a quote, a backslash or a space that could
+// make it read as two names; else quoted, as %q does. A newline in a name
+// can then never forge a line of output, nor an escape sequence rewrite
+// the screen.
+func Name(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == ' ' || r == '"' || r == '\\' || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
 
 // WithFile returns err with File set to file. An error that already names
 // a file (an *Error with File set anywhere in its chain) is returned as it
