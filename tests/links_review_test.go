@@ -1,6 +1,6 @@
 package tests
 
-// Review 7: end-to-end tests for the link support. Those marked BUG fail
+// End-to-end tests from the review of the link support. Those marked "Was a bug" failed
 // today; the others pass and kill mutants that survived the existing
 // tests.
 
@@ -26,7 +26,7 @@ func fwupdTemplateCopy(t *testing.T) (root, codeDir string) {
 	return root, filepath.Join(root, fwupdCodeDir)
 }
 
-// BUG: the dry run, the operator's view of what a buildd will follow,
+// Was a bug: the dry run, the operator's view of what a buildd will follow,
 // prints link names and targets raw. A target holding a newline fakes a
 // line ("link debian/fake -> /etc/shadow") for a link that does not
 // exist, and a name holding "\r" and ESC [2K erases its own line on a
@@ -46,7 +46,7 @@ func TestReview7DryRunControlCharacters(t *testing.T) {
 	}
 }
 
-// BUG: a link refused by the template checks is named by its path in
+// Was a bug: a link refused by the template checks is named by its path in
 // source-template/ only: the error does not say which template (the .deb
 // or directory given to --template) holds it, although other template
 // errors do ("mksigned: g1: source-template: is a symbolic link ...").
@@ -148,7 +148,7 @@ func TestReview7VerifyRefusesSignaturesLinkAndHardLink(t *testing.T) {
 	}
 }
 
-// BUG: dpkg-deb -x writes an entry below any link of the package through
+// Was a bug: dpkg-deb -x writes an entry below any link of the package through
 // the link. A link outside the template that leads into it
 // (usr/share/x -> code-signing/<t>/source-template/debian) and an entry
 // usr/share/x/rules after the template's own replace debian/rules in the

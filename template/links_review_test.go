@@ -1,6 +1,6 @@
 package template
 
-// Review 7: tests for the link support. Those marked BUG fail today; the
+// Tests from the review of the link support. Those marked "Was a bug" failed before the fixes; the
 // others pass and kill mutants that survived the existing tests.
 
 import (
@@ -16,7 +16,7 @@ import (
 	"github.com/mksigned/mksigned/internal/testutil"
 )
 
-// BUG: dpkg-deb -x writes an entry below any link of the package through
+// Was a bug: dpkg-deb -x writes an entry below any link of the package through
 // the link, not only entries under /usr/share/code-signing/. A link
 // outside the template that leads into it lets a later entry replace
 // debian/rules in the extracted tree (which dpkg-source -b then packs),
@@ -42,7 +42,7 @@ func TestReview7LoadDebWriteThroughOutsideLink(t *testing.T) {
 	}
 }
 
-// BUG: resolving links costs O(hops x components x depth): every step
+// Was a bug: resolving links costs O(hops x components x depth): every step
 // joins the whole path walked so far. A chain of 40 links, each target
 // going 800 directories deep (names the tree does not hold) and back,
 // takes about 0.25 s to resolve from each link pointing at its head; a
@@ -83,7 +83,7 @@ func TestReview7DoubleSlashClimbs(t *testing.T) {
 	}
 }
 
-// BUG (off by one): the kernel follows at most 40 links in one resolution,
+// Was a bug (off by one): the kernel follows at most 40 links in one resolution,
 // the first included: stat -L of l0 in a chain l0 -> l1 -> ... -> l40 ->
 // rules (41 links) fails with ELOOP, but resolveLink does not count the
 // link it starts from and accepts it. Also kills hops > maxLinkHops+1.
