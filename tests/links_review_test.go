@@ -1,7 +1,7 @@
 package tests
 
 // End-to-end tests from the review of the link support. Those marked "Was a bug" failed
-// today; the others pass and kill mutants that survived the existing
+// before the fixes; the others pass and kill mutants that survived the existing
 // tests.
 
 import (
