@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,19 +17,7 @@ import (
 )
 
 // listDir returns the names in dir, sorted.
-func listDir(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
-}
+func listDir(t testing.TB, dir string) []string { return testutil.ListDir(t, dir) }
 
 func fwupdTree(t testing.TB) []Entry {
 	tree := templateTree(t, realTemplates[0].fixture)

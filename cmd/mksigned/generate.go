@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -75,6 +76,11 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--quiet and --json exclude each other")
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
+	for _, in := range []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}} {
+		if in.Path != "" {
+			o.Inputs = append(o.Inputs, in)
+		}
+	}
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
