@@ -76,11 +76,7 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--quiet and --json exclude each other")
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	for _, in := range []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}} {
-		if in.Path != "" {
-			o.Inputs = append(o.Inputs, in)
-		}
-	}
+	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}}
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {

@@ -15,7 +15,8 @@ import (
 )
 
 // Input is a file or directory a command reads, and the flag that names
-// it ("--signature"; "FILE" for a positional argument).
+// it ("--signature"; "FILE" for a positional argument). An empty Path is
+// an input not given, and ignored.
 type Input struct {
 	Flag, Path string
 }
@@ -29,6 +30,9 @@ func File(what, path string, inputs ...Input) error {
 		return nil // nothing there yet, so no input either
 	}
 	for _, in := range inputs {
+		if in.Path == "" {
+			continue
+		}
 		if ifi, err := os.Stat(in.Path); err == nil && os.SameFile(fi, ifi) {
 			return fmt.Errorf("%s is %s %s (the same file): writing it would destroy that input",
 				what, in.Flag, inputerr.Name(in.Path))
@@ -46,6 +50,9 @@ func Dir(out, dir string, inputs ...Input) error {
 	var dirs []os.FileInfo
 	var flags []Input
 	for _, in := range inputs {
+		if in.Path == "" {
+			continue
+		}
 		if fi, err := os.Stat(in.Path); err == nil && fi.IsDir() {
 			dirs, flags = append(dirs, fi), append(flags, in)
 		}
