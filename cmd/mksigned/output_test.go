@@ -82,7 +82,9 @@ func TestOutputNotAnInput(t *testing.T) {
 	attach := func(out string) []string {
 		return []string{"attach", "--type", "efi", "--signature", p("img.sig"), "--output", p(out), p("img.efi")}
 	}
-	detach := func(out string) []string { return []string{"detach", "--type", "efi", "--output", p(out), p("signed.efi")} }
+	detach := func(out string) []string {
+		return []string{"detach", "--type", "efi", "--output", p(out), p("signed.efi")}
+	}
 	for _, c := range []struct {
 		args []string
 		want string
