@@ -185,15 +185,19 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	// worked out as dpkg-source does.
 	src, err := pkggen.ReadSource(sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
+		return nil, nil, t.SourceError(err)
 	}
 	epoch, err := pkggen.Epoch(src, opts.SourceDateEpoch)
+	var ie *inputerr.Error
+	if errors.As(err, &ie) {
+		return nil, nil, t.SourceError(err) // the changelog's date
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // SOURCE_DATE_EPOCH's
 	}
 	contents, err := pkggen.Count(src.Name, sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
+		return nil, nil, t.SourceError(err)
 	}
 	r := &Result{
 		Template: t,
