@@ -3,6 +3,7 @@ package job
 import (
 	"archive/tar"
 	"errors"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -83,5 +84,25 @@ func TestSourceErrorsNamed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyDSCErrors: an empty .dsc is said to be empty, never a bare
+// EOF, and a malformed one is reported on one line.
+func TestVerifyDSCErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, dsc, want string }{
+		{"empty", "", ": empty: a .dsc is a paragraph of fields"},
+		{"only a comment", "# nothing\n", ": empty: a .dsc is a paragraph of fields"},
+		{"bad line", "Format: 3.0 (native)\nno colon\n", `: Bad line: 'no colon\n' has no ':'`},
+	} {
+		p := filepath.Join(t.TempDir(), "x.dsc")
+		if err := os.WriteFile(p, []byte(c.dsc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Verify(VerifyOptions{DSC: p, Unsigned: []string{writeTestDeb(t)}, Out: io.Discard})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), p+": ") {
+			t.Errorf("%s: %v; want %s%s", c.name, err, p, c.want)
+		}
 	}
 }
