@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
@@ -74,6 +75,9 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--jobs must be at least 1")
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
+	}
+	if err := deb.CheckDecompressEnv(); err != nil {
+		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}}
