@@ -131,7 +131,9 @@ func LoadDeb(debPath string) (*Template, error) {
 			return nil
 		}
 		tname, inner, _ := strings.Cut(rest, "/")
-		te := Entry{Name: inner, Mode: e.Mode.Perm(), ModTime: e.ModTime}
+		// e.Mode is the permission bits and setuid, setgid and sticky:
+		// dpkg-deb -x keeps all of them, and dpkg-source -b stores them.
+		te := Entry{Name: inner, Mode: e.Mode, ModTime: e.ModTime}
 		switch e.Type {
 		case '5':
 			te.Mode |= fs.ModeDir

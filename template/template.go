@@ -32,7 +32,8 @@ import (
 type Entry struct {
 	Name string // slash path relative to the code-signing directory
 	// Mode is the type (0 for a regular file, fs.ModeDir or
-	// fs.ModeSymlink) and the permission bits.
+	// fs.ModeSymlink) and the permission bits, with fs.ModeSetuid,
+	// fs.ModeSetgid and fs.ModeSticky.
 	Mode    fs.FileMode
 	ModTime time.Time
 	// Data is a regular file's content, or a symbolic link's target.
