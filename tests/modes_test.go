@@ -3,7 +3,6 @@ package tests
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -53,24 +52,11 @@ func TestTemplateSpecialBitsMatchDpkgSource(t *testing.T) {
 			t.Fatalf("dpkg-deb -x gave debian/%s mode %v (%v): the test needs the bits extracted", name, fi.Mode(), err)
 		}
 	}
-	env := []string{"SOURCE_DATE_EPOCH=" + strconv.Itoa(linkEpoch)}
-	var theirs []byte
-	for _, tmpl := range []struct{ name, path string }{{"deb", deb}, {"dir", dir}} {
-		t.Run(tmpl.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "out")
-			mustMksigned(t, "", env, "generate", "--template", tmpl.path, "--unsigned", testutil.DebianFixture(t, fwupdUnsigned),
-				"--key", key, "--cert", cert, "--output", out)
-			if theirs == nil {
-				theirs = dpkgSourceTar(t, filepath.Join(dir, "source-template"), onlyFile(t, out, ".dsc"), "fwupd-amd64-signed", linkEpoch)
+	matchDpkgSource(t, key, cert, dir, deb, func(t *testing.T, _, list string) {
+		for _, want := range []string{"-rwsr-xr-x 0/0", "-rws--S--T 0/0", "drwxrwxrwt 0/0", "drwxrwsr-x 0/0"} {
+			if !strings.Contains(list, want) {
+				t.Errorf("tarball listing lacks %q:\n%s", want, list)
 			}
-			tarxz := onlyFile(t, out, ".tar.xz")
-			sameTar(t, tarxz, theirs)
-			list := tarListUTC(t, tarxz)
-			for _, want := range []string{"-rwsr-xr-x 0/0", "-rws--S--T 0/0", "drwxrwxrwt 0/0", "drwxrwsr-x 0/0"} {
-				if !strings.Contains(list, want) {
-					t.Errorf("tarball listing lacks %q:\n%s", want, list)
-				}
-			}
-		})
-	}
+		}
+	})
 }
