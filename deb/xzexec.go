@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
 // EnvDecompress names the environment variable that picks the xz decoder:
-// "go" forces the pure-Go one, "external" the xz program; unset, the xz
-// program decodes members of at least externalMinSize bytes when it is in
-// PATH. The program is about twice as fast as the pure-Go decoder
+// "go" forces the pure-Go one, "external" the xz program; unset or
+// "auto", the xz program decodes members of at least externalMinSize
+// bytes when it is in PATH. The program is about twice as fast as the pure-Go decoder
 // (docs/formats.md §5: 7.3 s against 11.5 s for a 70 MB kernel package).
 // For small members the process start and the pipe's read-ahead cost more
 // than they save, and the pure-Go decoder stops reading exactly when asked.
@@ -35,6 +37,25 @@ var xzPath = sync.OnceValue(func() string {
 	}
 	return p
 })
+
+// CheckDecompressEnv refuses a value of $MKSIGNED_DECOMPRESS other than
+// go, external or auto (unset is auto), as sign/libcrypto refuses one of
+// $MKSIGNED_CRYPTO: a misspelt setting must not quietly mean the default.
+// external also needs the xz program in PATH. Commands call it before any
+// work.
+func CheckDecompressEnv() error {
+	switch v := os.Getenv(EnvDecompress); v {
+	case "", "auto", "go":
+		return nil
+	case "external":
+		if xzPath() == "" {
+			return fmt.Errorf("$%s is external, but there is no xz program in PATH", EnvDecompress)
+		}
+		return nil
+	default:
+		return fmt.Errorf("$%s is %s: want go, external or auto", EnvDecompress, inputerr.Value(v))
+	}
+}
 
 // useExternalXZ says whether to decode an xz stream of size bytes (-1 when
 // unknown) with the xz program.

@@ -27,6 +27,7 @@ import (
 	"pault.ag/go/debian/version"
 
 	"github.com/mksigned/mksigned/deb"
+	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/pkggen"
 	"github.com/mksigned/mksigned/sign"
@@ -52,7 +53,10 @@ type GenerateOptions struct {
 	Signatures string
 	// Cert checks Signatures; linux-module signatures carry no certificate
 	// and need it.
-	Cert   *x509.Certificate
+	Cert *x509.Certificate
+	// Inputs are the other files the run reads (the key, its
+	// certificate, a passphrase file), which no output may replace.
+	Inputs []clobber.Input
 	Output string
 	DryRun bool
 	// SourceDateEpoch is $SOURCE_DATE_EPOCH; empty means the changelog's
@@ -102,7 +106,11 @@ type Result struct {
 	Contents *pkggen.Contents
 	Epoch    time.Time
 	DSC, Tar string // output file names
-	Written  []string
+	// Written are the files written: the --output directory as given,
+	// joined with DSC and Tar.
+	Written []string
+
+	outDir string // the --output directory, links resolved (checkOutput)
 }
 
 // Generate makes the -signed source package, or with DryRun checks
@@ -146,11 +154,13 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if opts.DryRun {
 		return r, nil
 	}
-	written, err := pkggen.Write(opts.Output, r.tree(), wopts)
+	written, err := pkggen.Write(r.outDir, r.tree(), wopts)
 	if err != nil {
 		return nil, err
 	}
-	r.Written = written
+	for _, w := range written {
+		r.Written = append(r.Written, filepath.Join(opts.Output, filepath.Base(w)))
+	}
 	return r, nil
 }
 
@@ -175,15 +185,19 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	// worked out as dpkg-source does.
 	src, err := pkggen.ReadSource(sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
+		return nil, nil, t.SourceError(err)
 	}
 	epoch, err := pkggen.Epoch(src, opts.SourceDateEpoch)
+	var ie *inputerr.Error
+	if errors.As(err, &ie) {
+		return nil, nil, t.SourceError(err) // the changelog's date
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // SOURCE_DATE_EPOCH's
 	}
 	contents, err := pkggen.Count(src.Name, sourceTree(t))
 	if err != nil {
-		return nil, nil, inputerr.WithFile(err, filepath.Base(opts.Template))
+		return nil, nil, t.SourceError(err)
 	}
 	r := &Result{
 		Template: t,
@@ -191,6 +205,9 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		Epoch:    epoch,
 		DSC:      src.BaseName() + ".dsc",
 		Tar:      src.BaseName() + ".tar.xz",
+	}
+	if r.outDir, err = checkOutput(opts, r.Tar, r.DSC); err != nil {
+		return nil, nil, err
 	}
 	wanted := map[string]*template.Package{}
 	for i := range t.Manifest.Packages {
@@ -228,9 +245,6 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 		}
 		byPkg[pkg.Name] = d
 		debs = append(debs, d)
-	}
-	if err := checkOutput(opts.Output); err != nil {
-		return nil, nil, err
 	}
 	for _, p := range t.Manifest.Packages {
 		d, ok := byPkg[p.Name]
@@ -810,22 +824,6 @@ func checkSignatureDir(dir string, items []*Item) error {
 		}
 		return nil
 	})
-}
-
-// checkOutput refuses an output that cannot be a directory, before any
-// work.
-func checkOutput(out string) error {
-	if out == "" {
-		return nil
-	}
-	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
-		return fmt.Errorf("--output %s exists and is not a directory", out)
-	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
-		return fmt.Errorf("--output %s: its parent directory %s does not exist", out, parent)
-	}
-	return nil
 }
 
 // tree is the source package: the template's source-template plus the

@@ -150,8 +150,11 @@ func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptio
 // Checksums-Sha256, and returns the signatures under debian/signatures/.
 func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 	dsc, err := control.ParseDscFile(dscPath)
+	if errors.Is(err, io.EOF) {
+		err = errors.New("empty: a .dsc is a paragraph of fields (Format, Source, Checksums-Sha256, ...)")
+	}
 	if err != nil {
-		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: err}
+		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: inputerr.Tame(err)}
 	}
 	var tarName, want string
 	var size int64

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +196,45 @@ func TestEpoch(t *testing.T) {
 		}
 		if err != nil || got.Unix() != tc.want {
 			t.Errorf("Epoch(%q) = %v, %v; want %d", tc.sde, got.Unix(), err, tc.want)
+		}
+	}
+}
+
+// TestEpochOutOfRange: a changelog date no tar header can hold (before
+// 1970, after 2242) is an error naming debian/changelog, not a file's
+// modification time later, nor a panic; and a long SOURCE_DATE_EPOCH is
+// cut in the message.
+func TestEpochOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, date := range []time.Time{time.Date(1969, 12, 31, 15, 15, 57, 0, time.UTC), time.Date(3023, 1, 27, 9, 15, 57, 0, time.UTC)} {
+		_, err := Epoch(&Source{Date: date}, "")
+		var ie *inputerr.Error
+		if !errors.As(err, &ie) || ie.Path != "debian/changelog" || ie.Field != "Date" || !strings.Contains(err.Error(), date.Format(time.RFC1123Z)) {
+			t.Errorf("Epoch of a changelog dated %v: %v; want an *inputerr.Error for debian/changelog, field Date, saying the date", date, err)
+		}
+		if _, err := Epoch(&Source{Date: date}, "1700000000"); err != nil {
+			t.Errorf("Epoch of a changelog dated %v with SOURCE_DATE_EPOCH set: %v, want the variable's time", date, err)
+		}
+		// Write, which works the epoch out again, refuses it too.
+		tree := basicTree("synth", "", changelogTime)
+		for i := range tree {
+			if tree[i].Name == "debian/changelog" {
+				tree[i].Data = []byte(strings.Replace(string(tree[i].Data), "Tue, 14 Nov 2023 22:13:20 +0000", date.Format(time.RFC1123Z), 1))
+			}
+		}
+		if _, err := Write(filepath.Join(t.TempDir(), "out"), tree, Options{}); err == nil || !strings.Contains(err.Error(), "debian/changelog: Date: ") {
+			t.Errorf("Write of a tree whose changelog is dated %v: %v; want the changelog's date refused", date, err)
+		}
+	}
+	// WriteTar, given such an epoch all the same, refuses it (11 octal
+	// digits of seconds end in 2242).
+	if err := WriteTar(io.Discard, "p", basicTree("p", "", changelogTime), time.Unix(maxOctal11+1, 0)); err == nil || !strings.Contains(err.Error(), "out of the range") {
+		t.Errorf("WriteTar with an epoch after 2242: %v, want an error", err)
+	}
+	long := strings.Repeat("1", 1<<20)
+	for _, sde := range []string{long, long + "x"} {
+		if _, err := Epoch(&Source{Date: changelogTime}, sde); err == nil || len(err.Error()) > 200 {
+			t.Errorf("Epoch with a 1 MB SOURCE_DATE_EPOCH: %d bytes of message, want an error of at most 200", len(fmt.Sprint(err)))
 		}
 	}
 }

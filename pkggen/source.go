@@ -102,7 +102,7 @@ func checkFormat(tree []Entry) error {
 	}
 	if f := strings.Trim(string(data), perlSpace); f != Format {
 		return &inputerr.Error{Path: formatPath, Offset: inputerr.NoOffset,
-			Err: fmt.Errorf("source format %q is not %q", f, Format)}
+			Err: fmt.Errorf("source format %s is not %q", inputerr.Value(f), Format)}
 	}
 	return nil
 }
@@ -140,7 +140,7 @@ func (s *Source) readChangelog(tree []Entry) error {
 	}
 	s.version = strings.Trim(header[open+1:closing], perlSpace)
 	if err := checkVersion(s.version); err != nil {
-		return fail("Version", fmt.Errorf("%q: %w", s.version, err))
+		return fail("Version", fmt.Errorf("%s: %w", inputerr.Value(s.version), err))
 	}
 	entry, err := debchangelog.ParseTop(data)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Source) readChangelog(tree []Entry) error {
 	s.Version = entry.Version
 	s.Name = entry.Source
 	if !reSourceName.MatchString(s.Name) {
-		return fail("Source", fmt.Errorf("illegal source package name %q", s.Name))
+		return fail("Source", fmt.Errorf("illegal source package name %s", inputerr.Value(s.Name)))
 	}
 	s.Date = entry.When
 	return nil
@@ -168,7 +168,7 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 		return fail(srcPara, "Source", errors.New("first paragraph lacks a Source field"))
 	}
 	if name != s.Name {
-		return fail(srcPara, "Source", fmt.Errorf("source package has two conflicting values: %q (%s) and %q (%s)", s.Name, changelogPath, name, controlPath))
+		return fail(srcPara, "Source", fmt.Errorf("source package has two conflicting values: %s (%s) and %s (%s)", inputerr.Value(s.Name), changelogPath, inputerr.Value(name), controlPath))
 	}
 	f := s.fields
 	for _, n := range srcPara.names {
@@ -262,10 +262,10 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 				}
 				for _, a := range perlSplit(reSpaces, v) {
 					if !reArch.MatchString(a) {
-						return fail(p, n, fmt.Errorf("%q is not a legal architecture string in package %q", a, pkg))
+						return fail(p, n, fmt.Errorf("%s is not a legal architecture string in package %s", inputerr.Value(a), inputerr.Value(pkg)))
 					}
 					if a == "any" || a == "all" {
-						return fail(p, n, fmt.Errorf("architecture %s only allowed on its own (list for package %s is %q)", a, pkg, v))
+						return fail(p, n, fmt.Errorf("architecture %s only allowed on its own (list for package %s is %s)", a, inputerr.Value(pkg), inputerr.Value(v)))
 					}
 					if !seenArch[a] {
 						seenArch[a] = true
@@ -397,19 +397,26 @@ func isWildcard(a string) bool {
 // sourceDateEpoch (the environment variable's value) when set, else the
 // date of the top changelog entry. As in dpkg-source (Perl's "||="), an
 // empty value and "0" count as unset. Anything but decimal digits is an
-// error.
+// error, and so is a time a tar header cannot hold (before 1970, or
+// after 2242, past 11 octal digits of seconds): a changelog date out of
+// that range is an *inputerr.Error naming debian/changelog.
 func Epoch(src *Source, sourceDateEpoch string) (time.Time, error) {
 	if sourceDateEpoch == "" || sourceDateEpoch == "0" {
+		if n := src.Date.Unix(); n < 0 || n > maxOctal11 {
+			return time.Time{}, &inputerr.Error{Path: changelogPath, Field: "Date", Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("the top entry's date, %s, is out of the range a tarball's timestamps hold (1970 to 2242); set SOURCE_DATE_EPOCH to choose another",
+					src.Date.Format(time.RFC1123Z))}
+		}
 		return time.Unix(src.Date.Unix(), 0).UTC(), nil
 	}
 	for _, c := range []byte(sourceDateEpoch) {
 		if c < '0' || c > '9' {
-			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a decimal number of seconds", sourceDateEpoch)
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %s is not a decimal number of seconds", inputerr.Value(sourceDateEpoch))
 		}
 	}
 	n, err := strconv.ParseInt(sourceDateEpoch, 10, 64)
 	if err != nil || n > maxOctal11 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is out of range", sourceDateEpoch)
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %s is out of range (at most %d, in 2242)", inputerr.Value(sourceDateEpoch), int64(maxOctal11))
 	}
 	return time.Unix(n, 0).UTC(), nil
 }

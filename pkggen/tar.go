@@ -54,8 +54,8 @@ func WriteTar(w io.Writer, prefix string, tree []Entry, epoch time.Time) error {
 	if !validPrefix(prefix) {
 		return fmt.Errorf("tar prefix %q: %w", prefix, ErrUnsafePath)
 	}
-	if epoch.Unix() < 0 {
-		return fmt.Errorf("epoch %d is before 1970", epoch.Unix())
+	if epoch.Unix() < 0 || epoch.Unix() > maxOctal11 {
+		return fmt.Errorf("epoch %d is out of the range a tar header holds (1970 to 2242)", epoch.Unix())
 	}
 	root, err := buildTree(tree, epoch)
 	if err != nil {

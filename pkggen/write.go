@@ -42,8 +42,10 @@ type Options struct {
 // replacing files of the same name as dpkg-source does (.tar.xz first, so
 // the .dsc never names a tarball that is not there yet). On error, no
 // temporary directory or file is left behind, and outDir is created only
-// on success. The two renames into an existing outDir are not one atomic
-// step: if the second fails, the new .tar.xz stays beside the old .dsc.
+// on success. Before the first rename into an existing outDir, both names
+// are checked (a directory of either name is an error, and nothing is
+// renamed); the two renames are still not one atomic step: if the second
+// fails all the same, the new .tar.xz stays beside the old .dsc.
 func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 	defer opts.Precompressed.Close()
 	if outDir == "" {
@@ -106,6 +108,13 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("write: %s is not a directory", outDir)
 	}
+	// Every name is checked before the first rename: a .dsc that cannot
+	// be replaced must not leave a new .tar.xz beside the old .dsc.
+	for _, f := range files {
+		if err := replaceable(filepath.Join(outDir, f.name)); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range files {
 		if err := os.Rename(filepath.Join(tmp, f.name), filepath.Join(outDir, f.name)); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
@@ -116,6 +125,21 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 	}
 	done = true
 	return paths, nil
+}
+
+// replaceable checks that renaming a file to name can succeed as far as
+// what is there goes: name is missing, or anything but a directory.
+func replaceable(name string) error {
+	fi, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("write: %w", err)
+	case fi.IsDir():
+		return fmt.Errorf("write: %s exists and is a directory, so the file of that name cannot replace it", name)
+	}
+	return nil
 }
 
 // makeTempDir creates an empty directory with mode 0777 less the umask

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,19 +17,7 @@ import (
 )
 
 // listDir returns the names in dir, sorted.
-func listDir(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
-}
+func listDir(t testing.TB, dir string) []string { return testutil.ListDir(t, dir) }
 
 func fwupdTree(t testing.TB) []Entry {
 	tree := templateTree(t, realTemplates[0].fixture)
@@ -236,6 +223,28 @@ func TestWriteAtomic(t *testing.T) {
 		}
 		if got := listDir(t, parent); fmt.Sprint(got) != "[out]" {
 			t.Errorf("parent holds %q, want [out]", got)
+		}
+	})
+	// A directory where the .dsc goes: the .tar.xz, renamed first, must
+	// not replace the old one, which the old .dsc names.
+	t.Run("dsc-is-a-directory", func(t *testing.T) {
+		t.Parallel()
+		out := t.TempDir()
+		if err := os.WriteFile(filepath.Join(out, "synth_2.0+1.tar.xz"), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(out, "synth_2.0+1.dsc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Write(out, basicTree("synth", "", changelogTime), Options{})
+		if err == nil || !strings.Contains(err.Error(), "synth_2.0+1.dsc exists and is a directory") {
+			t.Errorf("Write with a directory named like the .dsc: %v, want an error naming it", err)
+		}
+		if b, err := os.ReadFile(filepath.Join(out, "synth_2.0+1.tar.xz")); err != nil || string(b) != "old" {
+			t.Errorf("the .tar.xz after the failed Write: %d bytes, %v; want the old one (\"old\"), untouched", len(b), err)
+		}
+		if got, want := listDir(t, filepath.Dir(out)), []string{filepath.Base(out)}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("parent holds %q, want %q", got, want)
 		}
 	})
 	t.Run("no-parent", func(t *testing.T) {

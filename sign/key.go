@@ -32,6 +32,12 @@ type Key struct {
 	Cert   *x509.Certificate
 }
 
+// MinRSABits is the smallest RSA key LoadKey accepts: NIST's floor for
+// signatures since 2014 (SP 800-131A). Without it a 1024-bit key signed,
+// and a 512-bit one failed only at the first signature, in crypto/rsa
+// (which refuses fewer than 1024 bits), after the packages were read.
+const MinRSABits = 2048
+
 // ErrEncryptedKey means a PEM private key is encrypted and no passphrase
 // was given for it.
 var ErrEncryptedKey = errors.New("the private key is encrypted and no passphrase was given")
@@ -46,11 +52,12 @@ func LoadPEMKey(keyPath, certPath string) (*Key, error) { return LoadKey(keyPath
 // LoadKey loads a PEM private key (PKCS #1 "RSA PRIVATE KEY", PKCS #8
 // "PRIVATE KEY" or SEC 1 "EC PRIVATE KEY") from keyPath and a certificate,
 // PEM or DER, from certPath, and checks that the key belongs to the
-// certificate. Only RSA and ECDSA keys are accepted. An encrypted key
-// (PKCS #8 "ENCRYPTED PRIVATE KEY" with PBES2, or OpenSSL's traditional
-// Proc-Type/DEK-Info encryption) is decrypted with passphrase; with
-// passphrase nil it is ErrEncryptedKey. Errors name the files and never
-// contain key material or the passphrase.
+// certificate. Only RSA keys of at least MinRSABits bits and ECDSA keys
+// are accepted. An encrypted key (PKCS #8 "ENCRYPTED PRIVATE KEY" with
+// PBES2, or OpenSSL's traditional Proc-Type/DEK-Info encryption) is
+// decrypted with passphrase; with passphrase nil it is ErrEncryptedKey.
+// Errors name the files and never contain key material or the
+// passphrase.
 func LoadKey(keyPath, certPath string, passphrase Passphrase) (*Key, error) {
 	cert, err := LoadCertificate(certPath)
 	if err != nil {
@@ -59,6 +66,9 @@ func LoadKey(keyPath, certPath string, passphrase Passphrase) (*Key, error) {
 	signer, err := loadPEMPrivateKey(keyPath, passphrase)
 	if err != nil {
 		return nil, err
+	}
+	if k, ok := signer.(*rsa.PrivateKey); ok && k.N.BitLen() < MinRSABits {
+		return nil, fmt.Errorf("key %s: an RSA key of %d bits is too small: signing keys need at least %d", keyPath, k.N.BitLen(), MinRSABits)
 	}
 	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(cert.PublicKey) {

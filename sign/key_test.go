@@ -257,3 +257,28 @@ func TestLoadEncryptedKeys(t *testing.T) {
 		t.Errorf("PBES1 key: got %v, want an error saying only PBES2 is supported", err)
 	}
 }
+
+// TestLoadKeyTooSmall: RSA keys under 2048 bits are refused when loaded,
+// with the file and the size named and nothing of the key; openssl makes
+// them (512 bits is what crypto/rsa refused only at signing time).
+func TestLoadKeyTooSmall(t *testing.T) {
+	t.Parallel()
+	openssl := testutil.RequireTool(t, "openssl")
+	dir := t.TempDir()
+	for _, bits := range []string{"512", "1024", "2047", "2048"} {
+		key, cert := filepath.Join(dir, bits+".key"), filepath.Join(dir, bits+".crt")
+		testutil.Run(t, dir, openssl, "req", "-x509", "-newkey", "rsa:"+bits, "-nodes", "-keyout", key, "-out", cert,
+			"-subj", "/CN=small key "+bits, "-days", "30")
+		_, err := LoadPEMKey(key, cert)
+		if bits == "2048" {
+			if err != nil {
+				t.Errorf("2048-bit key: %v", err)
+			}
+			continue
+		}
+		want := "key " + key + ": an RSA key of " + bits + " bits is too small: signing keys need at least 2048"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s-bit key: %v; want %q", bits, err, want)
+		}
+	}
+}

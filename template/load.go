@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -104,6 +105,7 @@ func LoadDir(dir string) (*Template, error) {
 	if err != nil {
 		return nil, inputerr.WithFile(err, dir)
 	}
+	t.origin = dir
 	return t, nil
 }
 
@@ -129,7 +131,9 @@ func LoadDeb(debPath string) (*Template, error) {
 			return nil
 		}
 		tname, inner, _ := strings.Cut(rest, "/")
-		te := Entry{Name: inner, Mode: e.Mode.Perm(), ModTime: e.ModTime}
+		// e.Mode is the permission bits and setuid, setgid and sticky:
+		// dpkg-deb -x keeps all of them, and dpkg-source -b stores them.
+		te := Entry{Name: inner, Mode: e.Mode, ModTime: e.ModTime}
 		switch e.Type {
 		case '5':
 			te.Mode |= fs.ModeDir
@@ -180,22 +184,42 @@ func LoadDeb(debPath string) (*Template, error) {
 		return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset,
 			Err: fmt.Errorf("ships %d templates (%s); pass the code-signing directory of one instead", len(names), strings.Join(names, ", "))}
 	}
+	root := CodeSigningDir + names[0]
 	t, err := Parse(names[0], byTemplate[names[0]])
 	if err != nil {
 		// Name the package, and the entry by its path in the package.
-		dir := CodeSigningDir + names[0]
-		var ie *inputerr.Error
-		if errors.As(err, &ie) && ie.File == "" {
-			c := *ie
-			c.File = name
-			if c.Path != "" {
-				c.Path = dir + "/" + c.Path
-			} else {
-				c.Path = dir
-			}
-			return nil, &c
-		}
-		return nil, inputerr.WithFile(err, name)
+		return nil, located(err, name, root)
 	}
+	t.origin, t.root = name, root
 	return t, nil
+}
+
+// located returns err, about a path relative to the code-signing
+// directory, naming file and the path as file holds it: below root (its
+// path in a package), or root itself for an error with no path.
+func located(err error, file, root string) error {
+	var ie *inputerr.Error
+	if !errors.As(err, &ie) || ie.File != "" {
+		return inputerr.WithFile(err, file)
+	}
+	c := *ie
+	c.File = file
+	c.Path = path.Join(root, c.Path)
+	return &c
+}
+
+// SourceError returns err, an error of the source tree's (an
+// *inputerr.Error whose Path is relative to source-template/, as pkggen
+// names paths), naming the template and the path as the template's own
+// errors do: "T: source-template/debian/control" for a directory T,
+// "T.deb: usr/share/code-signing/<name>/source-template/debian/control"
+// for a package. Without Path, it names source-template/ itself.
+func (t *Template) SourceError(err error) error {
+	var ie *inputerr.Error
+	if errors.As(err, &ie) && ie.File == "" {
+		c := *ie
+		c.Path = path.Join("source-template", c.Path)
+		err = &c
+	}
+	return located(err, t.origin, t.root)
 }

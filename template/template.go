@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -31,7 +32,8 @@ import (
 type Entry struct {
 	Name string // slash path relative to the code-signing directory
 	// Mode is the type (0 for a regular file, fs.ModeDir or
-	// fs.ModeSymlink) and the permission bits.
+	// fs.ModeSymlink) and the permission bits, with fs.ModeSetuid,
+	// fs.ModeSetgid and fs.ModeSticky.
 	Mode    fs.FileMode
 	ModTime time.Time
 	// Data is a regular file's content, or a symbolic link's target.
@@ -56,6 +58,10 @@ type Template struct {
 
 	// BuildDepends joins Build-Depends, -Arch and -Indep of debian/control.
 	BuildDepends dependency.Dependency
+
+	// How errors name the template (SourceError): the file (a directory
+	// or a package), and in a package the code-signing directory's path.
+	origin, root string
 }
 
 // SignaturePath is where the detached signature for file of package pkg
@@ -201,7 +207,7 @@ func (t *Template) checkSource() error {
 		return srcErr("debian/source/format", "", fmt.Errorf("is %s, but must be a regular file saying \"3.0 (native)\"", kind(format)))
 	}
 	if got := strings.TrimSpace(string(format.Data)); got != "3.0 (native)" {
-		return srcErr("debian/source/format", "", fmt.Errorf("is %q, but the source template must be \"3.0 (native)\"", got))
+		return srcErr("debian/source/format", "", fmt.Errorf("is %s, but the source template must be \"3.0 (native)\"", inputerr.Value(got)))
 	}
 	for _, e := range t.Source {
 		if strings.HasPrefix(e.Name, "debian/signatures/") || e.Name == "debian/signatures" {
@@ -218,15 +224,18 @@ func (t *Template) checkSource() error {
 	}
 	t.SourceName, t.Version, t.Date = cl.Source, cl.Version, cl.When
 	if !validPackageName(t.SourceName) {
-		return srcErr("debian/changelog", "source", fmt.Errorf("%q is not a valid source package name", t.SourceName))
+		return srcErr("debian/changelog", "source", fmt.Errorf("%s is not a valid source package name", inputerr.Value(t.SourceName)))
 	}
 	if !t.Version.IsNative() {
 		return srcErr("debian/changelog", "version", fmt.Errorf("%s has a Debian revision, but a 3.0 (native) package needs a native version", t.Version))
 	}
 
 	ctl, err := control.ParseControl(bufio.NewReader(bytes.NewReader(t.file("debian/control").Data)), "")
+	if errors.Is(err, io.EOF) {
+		return srcErr("debian/control", "", errors.New("empty: it needs a source paragraph (Source, Build-Depends, ...) and one per binary package"))
+	}
 	if err != nil {
-		return srcErr("debian/control", "", err)
+		return srcErr("debian/control", "", inputerr.Tame(err))
 	}
 	// Field names are case-insensitive, as dpkg reads them: a template
 	// that writes "build-depends:" still pins its unsigned packages.
@@ -239,7 +248,7 @@ func (t *Template) checkSource() error {
 	}
 	field := func(name string) string { return ctl.Source.Values[seen[strings.ToLower(name)]] }
 	if src := strings.TrimSpace(field("Source")); src != t.SourceName {
-		return srcErr("debian/control", "Source", fmt.Errorf("is %q but debian/changelog says %q", src, t.SourceName))
+		return srcErr("debian/control", "Source", fmt.Errorf("is %s but debian/changelog says %s", inputerr.Value(src), inputerr.Value(t.SourceName)))
 	}
 	for _, name := range []string{"Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"} {
 		v := strings.TrimSpace(field(name))
@@ -248,7 +257,7 @@ func (t *Template) checkSource() error {
 		}
 		d, err := dependency.Parse(strings.Join(strings.Fields(v), " "))
 		if err != nil {
-			return srcErr("debian/control", name, err)
+			return srcErr("debian/control", name, inputerr.Tame(err))
 		}
 		t.BuildDepends.Relations = append(t.BuildDepends.Relations, d.Relations...)
 	}

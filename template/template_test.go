@@ -119,6 +119,14 @@ func TestParseErrors(t *testing.T) {
 		{"source mismatch", replace("source-template/debian/control", strings.Replace(testControl, "Source: fwupd-amd64-signed", "Source: other", 1)), `is "other" but debian/changelog says`},
 		{"bad changelog", replace("source-template/debian/changelog", "garbage\n"), "debian/changelog: top entry"},
 		{"non-native", replace("source-template/debian/changelog", strings.Replace(testChangelog, "1:1.4+1", "1.4-1", 1)), "native version"},
+		{"empty control", replace("source-template/debian/control", ""), "source-template/debian/control: empty: it needs a source paragraph"},
+		{"control of comments", replace("source-template/debian/control", "# nothing\n"), "source-template/debian/control: empty: it needs a source paragraph"},
+		{"empty changelog", replace("source-template/debian/changelog", ""), "debian/changelog: top entry: the changelog is empty"},
+		{"1 MB line in control", replace("source-template/debian/control", testControl+"\n"+strings.Repeat("x", 1<<20)+"\n"),
+			"source-template/debian/control: Bad line: 'xxx"},
+		{"1 MB format", replace("source-template/debian/source/format", strings.Repeat("3", 1<<20)), `is "333`},
+		{"1 MB changelog date", replace("source-template/debian/changelog", strings.Replace(testChangelog, "-0600", "-0600"+strings.Repeat("0", 1<<20), 1)),
+			`debian/changelog: top entry: trailer line: date "Fri, 27 Jan 2023 09:15:57 -0600000`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("t", tc.entries)
@@ -130,7 +138,12 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %v is %T, want *inputerr.Error", err, err)
 			}
 			if !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("error %q does not contain %q", err, tc.msg)
+				t.Errorf("error %.500q does not contain %q", err, tc.msg)
+			}
+			// Values are cut (inputerr.Value), parsers' messages too
+			// (inputerr.Tame): a message is a line, not the input.
+			if n := len(err.Error()); n > 500 || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "EOF") {
+				t.Errorf("error of %d bytes, %.500q: want one line of at most 500 bytes, never a bare EOF", n, err)
 			}
 		})
 	}

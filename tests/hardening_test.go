@@ -303,18 +303,7 @@ func leftoverProcesses(marker string) []int {
 }
 
 // dirNames lists a directory's entries.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
+func dirNames(t *testing.T, dir string) []string { return testutil.ListDir(t, dir) }
 
 // tempEntry is how pkggen names its temporary directory beside the output
 // directory "out": ".out.pkggen-" and 12 hex digits.

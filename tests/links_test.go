@@ -222,6 +222,30 @@ func TestTemplateLinksMatchDpkgSource(t *testing.T) {
 	testutil.RequireTool(t, "xz")
 	key, cert := newKey(t, "2048")
 	dir, deb := linkTemplate(t)
+	matchDpkgSource(t, key, cert, dir, deb, func(t *testing.T, dsc, list string) {
+		for _, want := range []string{
+			"lrwxrwxrwx 0/0               0 2020-09-13 12:26:40 fwupd-amd64-signed/debian/installer/modules/mips64 -> mips\n",
+			"fwupd-amd64-signed/debian/long-target -> installer/" + strings.Repeat("x", 110) + "\n",
+			time.Unix(linkEpoch, 0).UTC().Format("2006-01-02 15:04:05") + " fwupd-amd64-signed/debian/rules.alias -> rules\n",
+		} {
+			if !strings.Contains(list, want) {
+				t.Errorf("tarball listing lacks %q:\n%s", want, list)
+			}
+		}
+		v := mustMksigned(t, "", nil, "verify", "--dsc", dsc, "--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--cert", cert)
+		if n := countPrefix(v, "OK "); n != 1 {
+			t.Errorf("verify printed %d OK lines, want 1:\n%s", n, v)
+		}
+	})
+}
+
+// matchDpkgSource runs generate (SOURCE_DATE_EPOCH linkEpoch) on an
+// fwupd template given as its package deb and as the code-signing
+// directory dir that dpkg-deb -x makes of it, checks each tarball
+// against dpkg-source -b's of dir byte for byte, and calls check with
+// the .dsc and the tarball's listing (tarListUTC), in a subtest each.
+func matchDpkgSource(t *testing.T, key, cert, dir, deb string, check func(t *testing.T, dsc, list string)) {
+	t.Helper()
 	env := []string{"SOURCE_DATE_EPOCH=" + strconv.Itoa(linkEpoch)}
 	var theirs []byte
 	for _, tmpl := range []struct{ name, path string }{{"deb", deb}, {"dir", dir}} {
@@ -229,25 +253,13 @@ func TestTemplateLinksMatchDpkgSource(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			mustMksigned(t, "", env, "generate", "--template", tmpl.path, "--unsigned", testutil.DebianFixture(t, fwupdUnsigned),
 				"--key", key, "--cert", cert, "--output", out)
+			dsc := onlyFile(t, out, ".dsc")
 			if theirs == nil {
-				theirs = dpkgSourceTar(t, filepath.Join(dir, "source-template"), onlyFile(t, out, ".dsc"), "fwupd-amd64-signed", linkEpoch)
+				theirs = dpkgSourceTar(t, filepath.Join(dir, "source-template"), dsc, "fwupd-amd64-signed", linkEpoch)
 			}
 			tarxz := onlyFile(t, out, ".tar.xz")
 			sameTar(t, tarxz, theirs)
-			list := tarListUTC(t, tarxz)
-			for _, want := range []string{
-				"lrwxrwxrwx 0/0               0 2020-09-13 12:26:40 fwupd-amd64-signed/debian/installer/modules/mips64 -> mips\n",
-				"fwupd-amd64-signed/debian/long-target -> installer/" + strings.Repeat("x", 110) + "\n",
-				time.Unix(linkEpoch, 0).UTC().Format("2006-01-02 15:04:05") + " fwupd-amd64-signed/debian/rules.alias -> rules\n",
-			} {
-				if !strings.Contains(list, want) {
-					t.Errorf("tarball listing lacks %q:\n%s", want, list)
-				}
-			}
-			v := mustMksigned(t, "", nil, "verify", "--dsc", onlyFile(t, out, ".dsc"), "--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--cert", cert)
-			if n := countPrefix(v, "OK "); n != 1 {
-				t.Errorf("verify printed %d OK lines, want 1:\n%s", n, v)
-			}
+			check(t, dsc, tarListUTC(t, tarxz))
 		})
 	}
 }

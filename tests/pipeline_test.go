@@ -148,6 +148,17 @@ func TestExternalAndGoDecoders(t *testing.T) {
 	}
 }
 
+// TestExternalDecoderMissing: MKSIGNED_DECOMPRESS=external with no xz
+// program is refused before any work, as MKSIGNED_CRYPTO=openssl is
+// without OpenSSL, not quietly decoded in Go.
+func TestExternalDecoderMissing(t *testing.T) {
+	r := mksigned(t, "", []string{"MKSIGNED_DECOMPRESS=external", "PATH=/nonexistent"}, "generate", "--dry-run",
+		"--template", testutil.DebianFixture(t, fwupdTemplate), "--unsigned", testutil.DebianFixture(t, fwupdUnsigned))
+	if want := "mksigned: $MKSIGNED_DECOMPRESS is external, but there is no xz program in PATH\n"; r.code != 1 || r.stderr != want || r.stdout != "" {
+		t.Errorf("external decoder without xz: exit %d, stdout %q, stderr %q; want 1, nothing and %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
 // TestProgressOnTerminal runs generate on a pseudo-terminal (util-linux
 // script): a progress line appears there, and not with --quiet.
 func TestProgressOnTerminal(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mksigned/mksigned/internal/clobber"
+	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
@@ -41,6 +43,10 @@ module signature carries no certificate: its structure is checked, and with
 	case out == "":
 		return usagef("--output is required")
 	}
+	if err := checkOutputFile(out, clobber.Input{Flag: "FILE", Path: pos[0]}, clobber.Input{Flag: "--signature", Path: sigPath},
+		clobber.Input{Flag: "--cert", Path: certPath}); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
 		return err
@@ -66,7 +72,7 @@ module signature carries no certificate: its structure is checked, and with
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	return writeOutput(stdout, out, signed, pos[0])
+	return writeOutput(stdout, out, signed)
 }
 
 func runDetach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,6 +97,9 @@ that sign-file appended for linux-module.
 	case out == "":
 		return usagef("--output is required")
 	}
+	if err := checkOutputFile(out, clobber.Input{Flag: "SIGNED", Path: pos[0]}); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
 		return err
@@ -104,7 +113,7 @@ that sign-file appended for linux-module.
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	return writeOutput(stdout, out, sig, pos[0])
+	return writeOutput(stdout, out, sig)
 }
 
 func checkType(typ string) error {
@@ -117,14 +126,28 @@ func checkType(typ string) error {
 	return usagef("unknown --type %q (efi or linux-module)", typ)
 }
 
-// writeOutput writes data to out through a temporary file beside it, so a
-// failure never leaves half a file, and refuses to overwrite the input.
-func writeOutput(stdout io.Writer, out string, data []byte, input string) error {
-	if a, err := filepath.Abs(out); err == nil {
-		if b, err := filepath.Abs(input); err == nil && a == b {
-			return fmt.Errorf("%s: --output must not be the input file", out)
-		}
+// checkOutputFile refuses, before any work, an output that is a directory
+// or in none, and one that is an input: writing it would destroy the
+// input (os.Rename replaces the name; a link to the input or a second name
+// of it counts too, compared by device and inode).
+func checkOutputFile(out string, inputs ...clobber.Input) error {
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return fmt.Errorf("--output %s is a directory: give the name of the file to write", inputerr.Name(out))
 	}
+	if dir := filepath.Dir(out); !isDir(dir) {
+		return fmt.Errorf("--output %s: %s is not an existing directory", inputerr.Name(out), inputerr.Name(dir))
+	}
+	return clobber.File("--output "+inputerr.Name(out), out, inputs...)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// writeOutput writes data to out through a temporary file beside it, so a
+// failure never leaves half a file; checkOutputFile has checked out.
+func writeOutput(stdout io.Writer, out string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
 		return err

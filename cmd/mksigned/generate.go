@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/deb"
+	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -74,7 +76,11 @@ template changelog's top date: the same inputs give the same bytes.
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
+	if err := deb.CheckDecompressEnv(); err != nil {
+		return err
+	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
+	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}}
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mksigned/mksigned/internal/testutil"
 )
 
 // TestRun drives the CLI in-process: exit codes and where messages go.
@@ -134,5 +137,34 @@ func TestFlagMessagesLongForm(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("mksigned %q = %d, stderr %q; want exit %d and %q", c.args, code, stderr.String(), exitUsage, c.want)
 		}
+	}
+}
+
+// TestUnknownEnvRefused: an unknown $MKSIGNED_DECOMPRESS is refused, as
+// an unknown $MKSIGNED_CRYPTO is, before any work (a dry run that would
+// succeed, a verify whose .dsc is missing), and "auto" is the default.
+func TestUnknownEnvRefused(t *testing.T) {
+	tmpl, unsigned := "../../testdata/debian/shim-helpers-amd64-signed-template_16.1-2~deb12u1_amd64.deb", "../../testdata/debian/shim-unsigned_16.1-2~deb12u1_amd64.deb"
+	dryRun := []string{"generate", "--dry-run", "--template", tmpl, "--unsigned", unsigned}
+	key := testutil.NewKey(t, 2048)
+	for _, c := range []struct {
+		env, value string
+		args       []string
+		code       int
+		want       string
+	}{
+		{"MKSIGNED_DECOMPRESS", "bogus", dryRun, exitFail, `mksigned: $MKSIGNED_DECOMPRESS is "bogus": want go, external or auto` + "\n"},
+		{"MKSIGNED_DECOMPRESS", "Go", dryRun, exitFail, `$MKSIGNED_DECOMPRESS is "Go"`},
+		{"MKSIGNED_DECOMPRESS", "bogus", []string{"verify", "--dsc", "/nonexistent/x.dsc", "--unsigned", unsigned}, exitFail, `$MKSIGNED_DECOMPRESS is "bogus"`},
+		{"MKSIGNED_DECOMPRESS", "auto", dryRun, exitOK, ""},
+		{"MKSIGNED_CRYPTO", "bogus", append(dryRun, "--key", key.KeyPath, "--cert", key.CertPath), exitFail, `$MKSIGNED_CRYPTO is "bogus": want go, openssl or auto`},
+	} {
+		t.Setenv(c.env, c.value)
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr)
+		if code != c.code || !strings.Contains(stderr.String(), c.want) || c.want == "" && stderr.Len() != 0 {
+			t.Errorf("%s=%s mksigned %q = %d, stderr %q; want %d and %q", c.env, c.value, c.args, code, stderr.String(), c.code, c.want)
+		}
+		os.Unsetenv(c.env)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 )
@@ -34,6 +35,9 @@ OK or the reason; exit status 1 if any fails.
 		return usagef("--dsc is required")
 	case len(unsigned) == 0:
 		return usagef("at least one --unsigned package is required")
+	}
+	if err := deb.CheckDecompressEnv(); err != nil {
+		return err
 	}
 	o.Unsigned, o.Signed, o.Out = unsigned, signed, stdout
 	if certPath != "" {

@@ -5,9 +5,15 @@ package debchangelog
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"regexp"
+	"strings"
+	"time"
 
 	"pault.ag/go/debian/changelog"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
 // oneDigitDay matches a trailer line whose date has a one-digit day
@@ -15,7 +21,13 @@ import (
 // %d) and pault's fixed layout does not.
 var oneDigitDay = regexp.MustCompile(`(?m)^( -- .*  \w{3}, +)(\d)( \w{3} \d{4} )`)
 
-// ParseTop parses the top entry of a changelog.
+// dateLayout is the trailer's date, as pault.ag/go/debian/changelog
+// parses it (RFC 5322's, which dpkg writes: date -R).
+const dateLayout = time.RFC1123Z
+
+// ParseTop parses the top entry of a changelog. Its errors say what is
+// wrong in words, never a bare io.EOF, and quote at most
+// inputerr.MaxValue bytes of the text.
 func ParseTop(data []byte) (*changelog.ChangelogEntry, error) {
 	data = topEntry(data)
 	if loc := oneDigitDay.FindSubmatchIndex(data); loc != nil {
@@ -26,7 +38,52 @@ func ParseTop(data []byte) (*changelog.ChangelogEntry, error) {
 		fixed = append(fixed, data[loc[4]:]...)
 		data = fixed
 	}
-	return changelog.ParseOne(bufio.NewReader(bytes.NewReader(data)))
+	if err := checkShape(data); err != nil {
+		return nil, err
+	}
+	e, err := changelog.ParseOne(bufio.NewReader(bytes.NewReader(data)))
+	if err != nil {
+		return nil, inputerr.Tame(err)
+	}
+	return e, nil
+}
+
+// checkShape reports, in words, what pault's parser would fail on with
+// io.EOF or with the whole of a line or date in its message: no entry, an
+// entry that starts indented, a line in it that is not, no trailer line,
+// and a trailer date it cannot parse. It reads data (the top entry) as that parser
+// does.
+func checkShape(data []byte) error {
+	lines := strings.SplitAfter(string(data), "\n")
+	i := 0
+	for i < len(lines) && lines[i] == "\n" {
+		i++
+	}
+	if i == len(lines) || lines[i] == "" {
+		return errors.New("the changelog is empty")
+	}
+	if strings.HasPrefix(lines[i], " ") {
+		return fmt.Errorf("first line %s is indented: an entry starts with its header, \"source (version) distribution; urgency=...\"",
+			inputerr.Value(strings.TrimSuffix(lines[i], "\n")))
+	}
+	for _, l := range lines[i+1:] {
+		if !strings.HasPrefix(l, " ") && strings.Trim(l, "\n\r\t ") != "" {
+			return fmt.Errorf("line %s is not indented: an entry's changes are, and its trailer line \" -- name <email>  date\" ends it",
+				inputerr.Value(strings.TrimSuffix(l, "\n")))
+		}
+		if !strings.HasPrefix(l, " -- ") || !strings.HasSuffix(l, "\n") {
+			continue
+		}
+		// pault: the text after the first "--", from its first "  ".
+		_, signoff, _ := strings.Cut(l, "--")
+		_, when, _ := strings.Cut(signoff, "  ")
+		when = strings.Trim(when, "\n\r\t ")
+		if _, err := time.Parse(dateLayout, when); err != nil {
+			return fmt.Errorf("trailer line: date %s is not of the form %q", inputerr.Value(when), "Mon, 02 Jan 2006 15:04:05 -0700")
+		}
+		return nil
+	}
+	return errors.New("no trailer line (\" -- name <email>  date\", ending in a newline)")
 }
 
 // topEntry returns data up to the end of its first trailer line (one

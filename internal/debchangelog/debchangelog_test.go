@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/internal/testutil"
 )
 
@@ -77,6 +78,34 @@ func BenchmarkParseTopLinux(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseTop(cl); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseTopErrors: each malformed changelog is said in words (never a
+// bare EOF), and a long value is cut, not echoed whole.
+func TestParseTopErrors(t *testing.T) {
+	t.Parallel()
+	const header = "x (1.0) unstable; urgency=medium\n\n  * y\n\n"
+	long := strings.Repeat("9", 1<<20)
+	for _, c := range []struct{ name, in, want string }{
+		{"empty", "", "the changelog is empty"},
+		{"blank lines", "\n\n", "the changelog is empty"},
+		{"indented first line", "  * y\n", `first line "  * y" is indented`},
+		{"no trailer", header, "no trailer line"},
+		{"trailer without newline", header + " -- A <a@example.org>  Mon, 01 Jan 2020 00:00:00 +0000", "no trailer line"},
+		{"line not indented", header + "stray\n -- A <a@example.org>  Mon, 01 Jan 2020 00:00:00 +0000\n", `line "stray" is not indented`},
+		{"bad date", header + " -- A <a@example.org>  yesterday\n", `trailer line: date "yesterday" is not of the form "Mon, 02 Jan 2006 15:04:05 -0700"`},
+		{"1 MB date", header + " -- A <a@example.org>  Mon, 01 Jan 2020 00:00:00 +0000" + long + "\n",
+			`trailer line: date "Mon, 01 Jan 2020 00:00:00 +0000` + long[:inputerr.MaxValue-31] + `"... (1048607 bytes) is not of the form`},
+	} {
+		_, err := ParseTop([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) || len(err.Error()) > 400 {
+			msg := "<nil>"
+			if err != nil {
+				msg = err.Error()
+			}
+			t.Errorf("%s: %.300q (%d bytes), want a message of at most 400 bytes saying %.200q", c.name, msg, len(msg), c.want)
 		}
 	}
 }

@@ -69,6 +69,74 @@ func Name(s string) string {
 	return s
 }
 
+// MaxValue is how many bytes of a value taken from input a message shows.
+const MaxValue = 80
+
+// Value returns a value taken from input (a field, a date, a line) fit to
+// print in a message: quoted, as %q does, and when longer than MaxValue
+// bytes cut there, with its size said, so that a 1 MB field never makes a
+// 1 MB message.
+func Value(s string) string {
+	if len(s) <= MaxValue {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(cut(s, MaxValue)), len(s))
+}
+
+// cut returns the first n bytes of s, or fewer so as not to split a
+// character.
+func cut(s string, n int) string {
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
+	}
+	return s[:n]
+}
+
+// maxMessage is how long a message Tame keeps.
+const maxMessage = 4 * MaxValue
+
+// Tame returns err with a message fit to print: on one line, control
+// characters escaped as %q escapes them, and cut to a few hundred bytes
+// with its size said; errors.Is and errors.As still see err. It is for
+// the errors of parsers that quote their input whole and raw
+// (pault.ag/go/debian's "Bad line: '...\n' has no ':'" holds the line,
+// newline and all, whatever its length).
+func Tame(err error) error {
+	if err == nil {
+		return nil
+	}
+	return tameError{err}
+}
+
+type tameError struct{ err error }
+
+func (e tameError) Error() string {
+	msg := e.err.Error()
+	short := msg
+	if len(msg) > maxMessage {
+		short = cut(msg, maxMessage)
+	}
+	var b strings.Builder
+	for _, r := range short {
+		if r == utf8.RuneError {
+			b.WriteString(`\ufffd`)
+			continue
+		}
+		if r != ' ' && !unicode.IsPrint(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if len(short) < len(msg) {
+		fmt.Fprintf(&b, "... (%d bytes of message)", len(msg))
+	}
+	return b.String()
+}
+
+func (e tameError) Unwrap() error { return e.err }
+
 // WithFile returns err with File set to file. An error that already names
 // a file (an *Error with File set anywhere in its chain) is returned as it
 // is; an *Error with no File is copied and filled in; anything else is

@@ -109,3 +109,17 @@ func DebianFixture(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// ListDir returns the names in dir, sorted.
+func ListDir(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}

@@ -1,0 +1,78 @@
+// Package clobber keeps a command's output off its inputs: no file
+// written may be a file the command reads, and no output directory may be,
+// or lie inside, a directory it reads. Files are compared by device and
+// inode (os.SameFile) after following symbolic links, so neither a link
+// nor a second name (a hard link) gets past, as a comparison of names
+// would let them.
+package clobber
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
+)
+
+// Input is a file or directory a command reads, and the flag that names
+// it ("--signature"; "FILE" for a positional argument). An empty Path is
+// an input not given, and ignored.
+type Input struct {
+	Flag, Path string
+}
+
+// File refuses to write the file at path when it is one of inputs; what
+// names path in the message ("--output sig"). An input that cannot be
+// looked at is left to the code that reads it to report.
+func File(what, path string, inputs ...Input) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // nothing there yet, so no input either
+	}
+	for _, in := range inputs {
+		if in.Path == "" {
+			continue
+		}
+		if ifi, err := os.Stat(in.Path); err == nil && os.SameFile(fi, ifi) {
+			return fmt.Errorf("%s is %s %s (the same file): writing it would destroy that input",
+				what, in.Flag, inputerr.Name(in.Path))
+		}
+	}
+	return nil
+}
+
+// Dir refuses the output directory dir, given with --output as out, when
+// it is, or lies inside, a directory of inputs: what is written there
+// would change that input (and what the next run reads from it). dir must
+// be absolute with no symbolic links (filepath.EvalSymlinks); it need not
+// exist yet.
+func Dir(out, dir string, inputs ...Input) error {
+	var dirs []os.FileInfo
+	var flags []Input
+	for _, in := range inputs {
+		if in.Path == "" {
+			continue
+		}
+		if fi, err := os.Stat(in.Path); err == nil && fi.IsDir() {
+			dirs, flags = append(dirs, fi), append(flags, in)
+		}
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil {
+			for i, in := range dirs {
+				if !os.SameFile(fi, in) {
+					continue
+				}
+				where := "inside"
+				if d == dir {
+					where = "the same directory as"
+				}
+				return fmt.Errorf("--output %s is %s %s %s: what is written there would change that input",
+					inputerr.Name(out), where, flags[i].Flag, inputerr.Name(flags[i].Path))
+			}
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return nil
+		}
+	}
+}
