@@ -181,6 +181,31 @@ func TestPKCS11Errors(t *testing.T) {
 	}
 }
 
+// TestPKCS11PINNotInherited: the PIN read from $MKSIGNED_PKCS11_PIN is
+// gone from the environment before a child runs (here the xz program,
+// replaced by a script that records its environment).
+func TestPKCS11PINNotInherited(t *testing.T) {
+	h, _, _ := newTokenKey(t)
+	realXZ := testutil.RequireTool(t, "xz")
+	bin, dump := t.TempDir(), filepath.Join(t.TempDir(), "env")
+	writeFile(t, filepath.Join(bin, "xz"), []byte("#!/bin/sh\nenv >"+dump+"\nexec "+realXZ+" \"$@\"\n"), 0o755)
+	deb, tmpl, _ := moduleFixture(t, "xz")
+	mustMksigned(t, "", []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "MKSIGNED_DECOMPRESS=external",
+		"MKSIGNED_PKCS11_PIN=" + h.PIN, "MKSIGNED_PKCS11_MODULE=" + h.Module},
+		"generate", "--template", tmpl, "--unsigned", deb, "--key", "pkcs11:token="+p11Token+";object=signkey",
+		"--output", filepath.Join(t.TempDir(), "out"))
+	env, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatalf("the xz script did not run: %v", err)
+	}
+	if strings.Contains(string(env), "MKSIGNED_PKCS11_PIN") || strings.Contains(string(env), h.PIN) {
+		t.Errorf("xz ran with the PIN in its environment")
+	}
+	if !strings.Contains(string(env), "MKSIGNED_PKCS11_MODULE=") {
+		t.Errorf("the recorded environment lacks what was passed (MKSIGNED_PKCS11_MODULE): the check above proves nothing")
+	}
+}
+
 // otherCert is the certificate of a key that is not on the token.
 func otherCert(t *testing.T) string {
 	t.Helper()

@@ -197,12 +197,13 @@ func TestOpenErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, ref, module string
 		cert              *testutil.Key
-		want              []string
+		want              []string // what the error says; "!x": it does not say x
 	}{
 		{"wrong PIN", "pkcs11:token=" + token + ";object=signkey?pin-source=file:" + wrongPIN, "", nil,
 			[]string{"token=" + token, "object=signkey", "refused the PIN", "CKR_PIN_INCORRECT"}},
 		{"no such token", "pkcs11:token=archive;object=signkey" + pin, "", nil,
-			[]string{"token=archive", "no such token", "token=" + token + ";serial="}},
+			[]string{"token=archive", "no such token", "token=" + token + ";serial=", "!token=;"}}, // the free slot is no token
+
 		{"token and serial disagree", "pkcs11:token=" + token + ";serial=0000;object=signkey" + pin, "", nil,
 			[]string{"serial=0000", "no such token"}},
 		{"no such object", "pkcs11:token=" + token + ";object=efi-2026" + pin, "", nil,
@@ -256,7 +257,11 @@ func TestOpenErrors(t *testing.T) {
 			}
 			msg := err.Error()
 			for _, w := range c.want {
-				if !strings.Contains(msg, w) {
+				if not, ok := strings.CutPrefix(w, "!"); ok {
+					if strings.Contains(msg, not) {
+						t.Errorf("error %q says %q", msg, not)
+					}
+				} else if !strings.Contains(msg, w) {
 					t.Errorf("error %q does not say %q", msg, w)
 				}
 			}
