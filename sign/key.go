@@ -30,6 +30,10 @@ const (
 type Key struct {
 	Signer crypto.Signer
 	Cert   *x509.Certificate
+	// Backend names where the key lives, as Open sets it: "pem" or
+	// "pkcs11" (see open.go).
+	Backend string
+	close   func() error
 }
 
 // MinRSABits is the smallest RSA key LoadKey accepts: NIST's floor for

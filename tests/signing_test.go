@@ -205,12 +205,7 @@ func TestModuleSigningMatchesSignFile(t *testing.T) {
 			deb, tmpl, module := moduleFixture(t, z)
 			out := filepath.Join(t.TempDir(), "out")
 			mustMksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", deb, "--key", key, "--cert", cert, "--output", out)
-			x := filepath.Join(t.TempDir(), "x")
-			testutil.Run(t, "", "dpkg-source", "-x", onlyFile(t, out, ".dsc"), x)
-			ours, err := os.ReadFile(filepath.Join(x, "debian/signatures/example-modules-unsigned/lib/modules/6.1.0-57-amd64/kernel/drivers/net/dummy.ko.sig"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ours := moduleSignature(t, out)
 			m := filepath.Join(t.TempDir(), "dummy.ko")
 			writeFile(t, m, module, 0o644)
 			testutil.Run(t, "", signFile, "-d", "sha256", key, cert, m)
@@ -221,13 +216,33 @@ func TestModuleSigningMatchesSignFile(t *testing.T) {
 			if !bytes.Equal(ours, theirs) {
 				t.Errorf("signature differs from sign-file -d's (%d vs %d bytes)", len(ours), len(theirs))
 			}
-			// The module signature carries no certificate: verify checks it
-			// cryptographically only with --cert.
-			v := mustMksigned(t, "", nil, "verify", "--dsc", onlyFile(t, out, ".dsc"), "--unsigned", deb, "--cert", cert)
-			if !strings.Contains(v, "OK   example-modules-unsigned") {
-				t.Errorf("verify --cert:\n%s", v)
-			}
+			verifyModule(t, out, deb, cert)
 		})
+	}
+}
+
+// moduleSignature unpacks the source package generate wrote to out for
+// moduleFixture's template (dpkg-source -x) and returns dummy.ko's
+// signature.
+func moduleSignature(t *testing.T, out string) []byte {
+	t.Helper()
+	x := filepath.Join(t.TempDir(), "x")
+	testutil.Run(t, "", "dpkg-source", "-x", onlyFile(t, out, ".dsc"), x)
+	sig, err := os.ReadFile(filepath.Join(x, "debian/signatures/example-modules-unsigned/lib/modules/6.1.0-57-amd64/kernel/drivers/net/dummy.ko.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+// verifyModule runs mksigned verify on moduleFixture's source package in
+// out. The module signature carries no certificate: verify checks it
+// cryptographically only with --cert.
+func verifyModule(t *testing.T, out, deb, cert string) {
+	t.Helper()
+	v := mustMksigned(t, "", nil, "verify", "--dsc", onlyFile(t, out, ".dsc"), "--unsigned", deb, "--cert", cert)
+	if !strings.Contains(v, "OK   example-modules-unsigned") {
+		t.Errorf("verify --cert:\n%s", v)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,12 +16,11 @@ import (
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
-	"github.com/mksigned/mksigned/sign/libcrypto"
 )
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("generate",
-		"--template T (--unsigned DEB)... (--key KEY --cert CERT | --signatures DIR) --output DIR",
+		"--template T (--unsigned DEB)... (--key KEY --cert CERT | --key pkcs11:URI [--cert CERT] | --signatures DIR) --output DIR",
 		`Sign the files a Debian signing template lists and write the -signed
 source package (<Source>_<version>.dsc and .tar.xz) into DIR, as Debian's
 code-signing service would. T is a *-signed-template .deb or a code-signing
@@ -33,12 +31,15 @@ template changelog's top date: the same inputs give the same bytes.
 `, stdout)
 	var o job.GenerateOptions
 	var unsigned multiFlag
-	var keyPath, certPath, passFile string
+	var keyPath, certPath, passFile, module string
 	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
 	fs.Var(&unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
-	fs.StringVar(&keyPath, "key", "", "PEM private `KEY` (RSA or ECDSA; PKCS#1, PKCS#8 or SEC 1; may be encrypted)")
+	fs.StringVar(&keyPath, "key", "", "PEM private `KEY` (RSA or ECDSA; PKCS#1, PKCS#8 or SEC 1; may be encrypted),\n"+
+		"or a key in a PKCS#11 token: pkcs11:token=LABEL;object=LABEL[?pin-source=file:PIN]")
+	fs.StringVar(&module, "pkcs11-module", "", moduleUsage)
 	fs.StringVar(&passFile, "key-passphrase-file", "", "read the passphrase of an encrypted --key from `FILE` (else $"+envPassphrase+" or $KBUILD_SIGN_PIN)")
-	fs.StringVar(&certPath, "cert", "", "X.509 certificate `CERT` of the key, PEM or DER; with --signatures, checks them")
+	fs.StringVar(&certPath, "cert", "", "X.509 certificate `CERT` of the key, PEM or DER (a pkcs11: key without it takes\n"+
+		"the token's); with --signatures, checks them")
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check everything that needs no key, print the plan, write nothing")
@@ -65,16 +66,15 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--output is required")
 	case o.Signatures != "" && keyPath != "":
 		return usagef("--key and --signatures exclude each other: sign here, or take signatures made elsewhere")
-	case o.Signatures == "" && !o.DryRun && (keyPath == "" || certPath == ""):
+	case o.Signatures == "" && !o.DryRun && keyPath == "":
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
-	case keyPath != "" && certPath == "":
-		return usagef("--key needs --cert")
-	case passFile != "" && keyPath == "":
-		return usagef("--key-passphrase-file needs --key")
 	case o.Jobs < 1:
 		return usagef("--jobs must be at least 1")
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
+	}
+	if err := keyFlags(keyPath, certPath, passFile, module); err != nil {
+		return err
 	}
 	if err := deb.CheckDecompressEnv(); err != nil {
 		return err
@@ -84,20 +84,10 @@ template changelog's top date: the same inputs give the same bytes.
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
-		o.Key, err = sign.LoadKey(keyPath, certPath, passphrase(passFile))
-		// Children (the xz program) need no passphrase.
-		os.Unsetenv(envPassphrase)
-		os.Unsetenv("KBUILD_SIGN_PIN")
-		if err != nil {
-			if errors.Is(err, sign.ErrEncryptedKey) {
-				return fmt.Errorf("%w: give it in $%s or $KBUILD_SIGN_PIN, or --key-passphrase-file FILE", err, envPassphrase)
-			}
+		if o.Key, err = openKey(keyPath, certPath, passFile, module); err != nil {
 			return err
 		}
-		// RSA signs in OpenSSL where it loads ($MKSIGNED_CRYPTO).
-		if o.Key.Signer, err = libcrypto.Choose(o.Key.Signer); err != nil {
-			return fmt.Errorf("key %s: %w", keyPath, err)
-		}
+		defer o.Key.Close()
 	} else if certPath != "" {
 		if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
 			return err
@@ -146,8 +136,9 @@ type jsonResult struct {
 	DSC     string   `json:"dsc"`
 	Tar     string   `json:"tar"`
 	Written []string `json:"written"`
-	// Crypto names the implementation that signed: "openssl" or "go"
-	// (empty when nothing was signed with a key).
+	// Crypto names the implementation that signed: "openssl" or "go",
+	// or "pkcs11" for a key in a token (empty when nothing was signed
+	// with a key).
 	Crypto string `json:"crypto,omitempty"`
 }
 
@@ -180,7 +171,7 @@ func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 		Files: []jsonFile{}, Written: r.Written,
 	}
 	if o.Key != nil && !o.DryRun {
-		out.Crypto = libcrypto.Implementation(o.Key.Signer)
+		out.Crypto = cryptoName(o.Key)
 	}
 	if out.Written == nil {
 		out.Written = []string{}

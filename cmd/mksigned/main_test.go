@@ -78,12 +78,12 @@ func TestInterrupted(t *testing.T) {
 // synopsis writes them, never as -name.
 func TestHelpAndBadFlags(t *testing.T) {
 	t.Parallel()
-	flagLine := regexp.MustCompile(`(?m)^[ \t]*-+[a-z][a-z-]*`)
+	flagLine := regexp.MustCompile(`(?m)^[ \t]*-+[a-z][a-z0-9-]*`)
 	for _, c := range []struct {
 		command string
 		flags   []string
 	}{
-		{"generate", []string{"template", "unsigned", "key", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "stop-early", "quiet", "json"}},
+		{"generate", []string{"template", "unsigned", "key", "pkcs11-module", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "stop-early", "quiet", "json"}},
 		{"verify", []string{"dsc", "unsigned", "signed", "cert"}},
 		{"attach", []string{"type", "signature", "output", "cert"}},
 		{"detach", []string{"type", "output"}},
