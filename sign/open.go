@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"crypto/rsa"
 	"fmt"
 
 	"github.com/mksigned/mksigned/sign/pkcs11"
@@ -57,6 +58,12 @@ func Open(ref string, o OpenOptions) (*Key, error) {
 	k, err := pkcs11.Open(ref, po)
 	if err != nil {
 		return nil, err
+	}
+	// The same floor as for a key in a file, checked on the public key
+	// the token reports.
+	if pub, ok := k.Signer.Public().(*rsa.PublicKey); ok && pub.N.BitLen() < MinRSABits {
+		k.Close()
+		return nil, fmt.Errorf("key %s: an RSA key of %d bits is too small: signing keys need at least %d", ref, pub.N.BitLen(), MinRSABits)
 	}
 	return &Key{Signer: k.Signer, Cert: k.Cert, Backend: BackendPKCS11, close: k.Close}, nil
 }

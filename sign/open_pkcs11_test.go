@@ -5,6 +5,7 @@ package sign
 import (
 	"crypto"
 	"crypto/sha256"
+	"strings"
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/testutil"
@@ -47,5 +48,19 @@ func TestOpenPKCS11(t *testing.T) {
 		if _, err := key.Signer.Sign(nil, digest[:], crypto.SHA256); err == nil {
 			t.Errorf("cert %q: the key still signs after Close", cert)
 		}
+	}
+}
+
+// TestOpenPKCS11SmallKey: an RSA key under MinRSABits in a token is
+// refused when opened, as one in a file is.
+func TestOpenPKCS11SmallKey(t *testing.T) {
+	h := testutil.NewSoftHSM(t)
+	k := testutil.NewKey(t, 1024)
+	h.InitToken(t, "small")
+	h.ImportKey(t, "small", k.KeyPath, "signkey", "01")
+	ref := "pkcs11:token=small;object=signkey?pin-source=file:" + h.PINFile
+	_, err := Open(ref, OpenOptions{Cert: k.CertPath, PKCS11Module: h.Module})
+	if err == nil || !strings.Contains(err.Error(), "an RSA key of 1024 bits is too small") || strings.Contains(err.Error(), h.PIN) {
+		t.Errorf("Open of a 1024-bit token key: %v, want it refused (and no PIN in the message)", err)
 	}
 }
