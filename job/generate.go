@@ -179,6 +179,10 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	}
 	epoch, err := pkggen.Epoch(src, opts.SourceDateEpoch)
 	if err != nil {
+		var ie *inputerr.Error
+		if errors.As(err, &ie) { // the changelog's date, not SOURCE_DATE_EPOCH
+			err = inputerr.WithFile(err, filepath.Base(opts.Template))
+		}
 		return nil, nil, err
 	}
 	contents, err := pkggen.Count(src.Name, sourceTree(t))

@@ -397,10 +397,18 @@ func isWildcard(a string) bool {
 // sourceDateEpoch (the environment variable's value) when set, else the
 // date of the top changelog entry. As in dpkg-source (Perl's "||="), an
 // empty value and "0" count as unset. Anything but decimal digits is an
-// error.
+// error, and so is a time a tar header cannot hold: before 1970, or after
+// 2242-03-16 12:56:31 UTC (the largest 11-digit octal number of seconds);
+// for the changelog's date the error names debian/changelog.
 func Epoch(src *Source, sourceDateEpoch string) (time.Time, error) {
 	if sourceDateEpoch == "" || sourceDateEpoch == "0" {
-		return time.Unix(src.Date.Unix(), 0).UTC(), nil
+		n := src.Date.Unix()
+		if n < 0 || n > maxOctal11 {
+			return time.Time{}, &inputerr.Error{Path: changelogPath, Offset: inputerr.NoOffset,
+				Err: fmt.Errorf("top entry's date %s is out of range: the tarball's timestamps must lie between 1970 and %s",
+					src.Date.Format(time.RFC1123Z), time.Unix(maxOctal11, 0).UTC().Format(time.RFC3339))}
+		}
+		return time.Unix(n, 0).UTC(), nil
 	}
 	for _, c := range []byte(sourceDateEpoch) {
 		if c < '0' || c > '9' {

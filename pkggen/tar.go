@@ -54,8 +54,8 @@ func WriteTar(w io.Writer, prefix string, tree []Entry, epoch time.Time) error {
 	if !validPrefix(prefix) {
 		return fmt.Errorf("tar prefix %q: %w", prefix, ErrUnsafePath)
 	}
-	if epoch.Unix() < 0 {
-		return fmt.Errorf("epoch %d is before 1970", epoch.Unix())
+	if epoch.Unix() < 0 || epoch.Unix() > maxOctal11 {
+		return fmt.Errorf("epoch %d is out of range: before 1970 or after what a tar header holds", epoch.Unix())
 	}
 	root, err := buildTree(tree, epoch)
 	if err != nil {
