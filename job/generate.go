@@ -58,7 +58,8 @@ type GenerateOptions struct {
 	// SourceDateEpoch is $SOURCE_DATE_EPOCH; empty means the changelog's
 	// top date.
 	SourceDateEpoch string
-	// Jobs is how many files are signed at once; 0 means one per CPU. The
+	// Jobs is how many files are signed at once; 0 means one per CPU, and
+	// more than MaxJobs means MaxJobs. The
 	// output does not depend on it. Give the process Procs(Jobs,
 	// len(Unsigned)) Ps (runtime.GOMAXPROCS) for the best overlap.
 	Jobs int
@@ -298,10 +299,7 @@ type task struct {
 // error stops everything; which error that is can depend on timing when
 // several inputs are bad.
 func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
-	jobs := opts.Jobs
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
-	}
+	jobs := jobCount(opts.Jobs)
 	nreaders := min(jobs, len(debs))
 	var (
 		mu     sync.Mutex
@@ -456,13 +454,27 @@ func (f *firstError) get() error {
 // worker to be preempted, and the xz program behind them stalled on a
 // full pipe. It is at least runtime.NumCPU() when jobs is 0.
 func Procs(jobs, packages int) int {
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
-	}
+	jobs = jobCount(jobs)
 	if !canLowerPriority {
 		return jobs
 	}
 	return jobs + min(jobs, packages)
+}
+
+// MaxJobs bounds GenerateOptions.Jobs. Each worker holds a thread of its
+// own while packages are read, beside a P per reader (Procs): at 9,000
+// jobs the Go runtime ran out of threads (its limit is 10,000) and the
+// process died with a stack dump. No machine has that many CPUs to
+// sign on.
+const MaxJobs = 1024
+
+// jobCount is how many workers Jobs asks for: one per CPU for 0, at most
+// MaxJobs.
+func jobCount(jobs int) int {
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	return min(jobs, MaxJobs)
 }
 
 // workerNice is how much lower than the readers' the workers' CPU

@@ -227,3 +227,19 @@ func TestFirstError(t *testing.T) {
 		t.Errorf("set after halt: %v, want b", got)
 	}
 }
+
+// TestJobsBounded: Jobs beyond MaxJobs runs MaxJobs workers. 9,000 used
+// to start 9,000 threads, and the runtime died of thread exhaustion.
+func TestJobsBounded(t *testing.T) {
+	t.Parallel()
+	want := MaxJobs
+	if canLowerPriority {
+		want += 3
+	}
+	if got := Procs(9000, 3); got != want {
+		t.Errorf("Procs(9000, 3) = %d, want %d", got, want)
+	}
+	if _, err := poolRun(t, context.Background(), 4, 9000, func(int) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -25,6 +25,8 @@ func TestRun(t *testing.T) {
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 		{[]string{"generate"}, exitUsage, "", "--template is required"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "0", "--dry-run"}, exitUsage, "", "--jobs must be at least 1"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "1025", "--dry-run"}, exitUsage, "", "--jobs must be at most 1024"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "9000", "--dry-run"}, exitUsage, "", "--jobs must be at most 1024"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "--quiet", "--json"}, exitUsage, "", "exclude each other"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "extra"}, exitUsage, "", `unexpected argument "extra"`},
 		{[]string{"generate", "--template", "/nonexistent/t", "--unsigned", "u", "--dry-run"}, exitFail, "", "mksigned: stat /nonexistent/t"},
