@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 var (
@@ -96,7 +97,7 @@ func Read(r io.Reader, name string, visit VisitFunc) (*Package, error) {
 // ReadControl reads a .deb only as far as its control data and the name
 // of its data member, which it does not start to decompress.
 func ReadControl(path string) (*Package, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +111,11 @@ func ReadControl(path string) (*Package, error) {
 	return pkg, nil
 }
 
-// ReadFile is Read on the named file; errors name it by its base name.
+// ReadFile is Read on the named file, which must be a regular file (see
+// inputfile.Open: a FIFO is refused, never waited for); errors name it by
+// its base name.
 func ReadFile(path string, visit VisitFunc) (*Package, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -21,13 +21,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"pault.ag/go/debian/version"
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/pkggen"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/template"
@@ -558,7 +558,7 @@ func kindError(it *Item, err error) error {
 // only until it has sent them all; it stops when stop says so.
 func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
 	name := filepath.Base(d.path)
-	f, err := os.Open(d.path)
+	f, err := inputfile.Open(d.path)
 	if err != nil {
 		return err
 	}
@@ -743,24 +743,16 @@ func signatureFile(it *Item) string { return it.Package + "/" + it.File.Path + "
 // otherwise end up in the source package and change the signed binary.
 func readSignature(dir, rel string) ([]byte, error) {
 	where := filepath.Join(dir, rel)
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	// O_NONBLOCK: opening a FIFO must not hang; it is refused below.
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := inputfile.OpenInRoot(root, rel)
 	if err != nil {
 		return nil, fmt.Errorf("signature for %s: %w", rel, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", where)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSignature+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -812,7 +804,7 @@ func checkSignatureDir(dir string, items []*Item) error {
 	for _, it := range items {
 		want[signatureFile(it)] = true
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,15 @@
 package job
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/template"
 )
 
@@ -149,7 +151,12 @@ func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptio
 // readSourceSignatures reads the .dsc, checks its tarball against the .dsc's
 // Checksums-Sha256, and returns the signatures under debian/signatures/.
 func readSourceSignatures(dscPath string) ([]sourceSig, error) {
-	dsc, err := control.ParseDscFile(dscPath)
+	f, err := inputfile.Open(dscPath)
+	if err != nil {
+		return nil, err
+	}
+	dsc, err := control.ParseDsc(bufio.NewReader(f), dscPath)
+	f.Close()
 	if err != nil {
 		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: err}
 	}
@@ -164,7 +171,7 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset, Err: errors.New("names no tarball")}
 	}
 	tarPath := filepath.Join(filepath.Dir(dscPath), tarName)
-	tarData, err := os.ReadFile(tarPath)
+	tarData, err := inputfile.ReadFile(context.Background(), tarPath)
 	if err != nil {
 		return nil, err
 	}

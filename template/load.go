@@ -13,6 +13,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 // Limits on what a template may hold. The largest real one, linux's, has a
@@ -44,7 +45,7 @@ func Load(file string) (*Template, error) {
 // kept as links (checked later: they must stay inside source-template/),
 // and nothing outside the directory is opened.
 func LoadDir(dir string) (*Template, error) {
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
