@@ -119,10 +119,11 @@ type Result struct {
 // in memory at once are at most queueBytes of waiting files (or one larger
 // file), plus one per worker and one per reader.
 //
-// Cancelling ctx (an interrupt) stops reading and signing; once writing
-// has begun it is let finish, so that nothing is left half-written.
+// Cancelling ctx (an interrupt) stops reading, decoding, signing and
+// compressing at once; only the final writes and renames of the output,
+// once begun, are let finish, so that nothing is left half-written.
 func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
-	r, debs, err := prepare(opts)
+	r, debs, err := prepare(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if opts.DryRun {
 		return r, nil
 	}
-	written, err := pkggen.Write(opts.Output, r.tree(), wopts)
+	written, err := pkggen.WriteContext(ctx, opts.Output, r.tree(), wopts)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +168,8 @@ type unsignedDeb struct {
 // prepare loads the template and reads the control data of every unsigned
 // package (a few kilobytes at the start of each), so that missing, extra
 // and mismatched packages are reported before any file is read or signed.
-func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
-	t, err := template.Load(opts.Template)
+func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb, error) {
+	t, err := template.LoadContext(ctx, opts.Template)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,7 +206,7 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	var debs []*unsignedDeb
 	for _, path := range opts.Unsigned {
 		name := filepath.Base(path)
-		pkg, err := deb.ReadControl(path)
+		pkg, err := deb.ReadControlContext(ctx, path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -296,16 +297,22 @@ type task struct {
 
 // run reads every package, handing each listed file to a pool of workers
 // that check it and sign it (or check its given signature). The first
-// error stops everything; which error that is can depend on timing when
+// error stops everything at once, the other packages' readers in the
+// middle of a read; which error that is can depend on timing when
 // several inputs are bad.
 func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
 	jobs := jobCount(opts.Jobs)
 	nreaders := min(jobs, len(debs))
+	// Readers read under runCtx: an error anywhere cancels it, and a
+	// reader decoding a large entry next to a bad package stops at its
+	// next read instead of when its package ends.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		mu     sync.Mutex
 		done   int
 		read   atomic.Int64
-		failed firstError
+		failed = firstError{cancel: cancel}
 	)
 	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
@@ -399,7 +406,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			if failed.stopped() {
 				return
 			}
-			if err := d.stream(tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
+			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
 				failed.set(err)
 			}
 		}()
@@ -422,6 +429,7 @@ type firstError struct {
 	mu     sync.Mutex
 	err    error
 	halted atomic.Bool
+	cancel func() // if set, called by set: stops the readers mid-read
 }
 
 // set records err unless an error came before it, and stops the run.
@@ -432,6 +440,9 @@ func (f *firstError) set(err error) {
 	}
 	f.mu.Unlock()
 	f.halted.Store(true)
+	if f.cancel != nil {
+		f.cancel()
+	}
 }
 
 // halt stops the run without an error: ctx was cancelled.
@@ -555,8 +566,9 @@ func kindError(it *Item, err error) error {
 
 // stream reads the package once, sending each listed file to tasks, to
 // its end (deb.Read refuses a path that appears twice), or with stopEarly
-// only until it has sent them all; it stops when stop says so.
-func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
+// only until it has sent them all; it stops when stop says so, between
+// entries, or when ctx is done, at its next read.
+func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
 	name := filepath.Base(d.path)
 	f, err := inputfile.Open(d.path)
 	if err != nil {
@@ -572,7 +584,7 @@ func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool,
 	// As large as the xz program's read buffer, so that reads of a module
 	// bypass that buffer instead of being copied through it.
 	buf := make([]byte, 256<<10)
-	_, err = deb.Read(src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+	_, err = deb.ReadContext(ctx, src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		if stop() {
 			return errStopped
 		}

@@ -42,7 +42,7 @@ func poolRun(t *testing.T, ctx context.Context, n, jobs int, hook func(n int) er
 		Key:      &sign.Key{Signer: s, Cert: key.Cert},
 		Jobs:     jobs,
 	}
-	r, debs, err := prepare(opts)
+	r, debs, err := prepare(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

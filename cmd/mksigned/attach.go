@@ -67,6 +67,9 @@ module signature carries no certificate: its structure is checked, and with
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: write nothing
+	}
 	return writeOutput(stdout, out, signed, pos[0])
 }
 
@@ -104,6 +107,9 @@ that sign-file appended for linux-module.
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: write nothing
 	}
 	return writeOutput(stdout, out, sig, pos[0])
 }
