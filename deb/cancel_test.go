@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/testutil"
 )
@@ -71,4 +75,79 @@ func TestWalkTarCancelledFailure(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "truncated") {
 		t.Errorf("walkTar over a stream failing after cancel: %v; want context.Canceled", err)
 	}
+}
+
+// TestExternalXZOwnGroup: the xz program runs in a process group of its
+// own, so that Ctrl-C on a terminal does not reach it.
+func TestExternalXZOwnGroup(t *testing.T) {
+	testutil.RequireTool(t, "xz")
+	pr, pw := io.Pipe()
+	rc, err := newExternalXZ(context.Background(), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	defer pw.Close() // first: Close waits for the copying of the input
+	pid := rc.(*externalXZ).cmd.Process.Pid
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pgid != pid || pgid == syscall.Getpgrp() {
+		t.Errorf("xz (pid %d) is in process group %d, ours is %d; want a group of its own", pid, pgid, syscall.Getpgrp())
+	}
+}
+
+// TestExternalXZSignalled: when xz dies of SIGINT (one signal to the
+// whole process group or cgroup) and the run is interrupted by the same
+// signal a moment later, the read reports the interruption; with no
+// interruption, xz's death is its failure.
+func TestExternalXZSignalled(t *testing.T) {
+	testutil.RequireTool(t, "xz")
+	for _, interrupted := range []bool{true, false} {
+		t.Run(fmt.Sprint("interrupted=", interrupted), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pr, pw := io.Pipe() // no input: xz waits for it
+			rc, err := newExternalXZ(ctx, pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			p := rc.(*externalXZ).cmd.Process
+			if err := p.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			waitZombie(t, p.Pid)
+			pw.Close() // the copying of the input ends, so Wait can return
+			if interrupted {
+				// Well within xzSignalGrace, after xz has died.
+				time.AfterFunc(xzSignalGrace/10, cancel)
+			}
+			_, err = io.ReadAll(rc)
+			want := "xz: signal: interrupt"
+			if interrupted {
+				want = context.Canceled.Error()
+			}
+			if err == nil || err.Error() != want {
+				t.Errorf("read after xz died of SIGINT: %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// waitZombie waits until process pid has exited (and is not yet reaped).
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...: comm may hold spaces, so after the last ')'.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && bytes.HasPrefix(b[i+1:], []byte(" Z")) {
+			return
+		}
+	}
+	t.Fatalf("process %d still running 10s after SIGINT", pid)
 }

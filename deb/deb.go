@@ -384,7 +384,7 @@ func (c callerError) Error() string { return c.err.Error() }
 // visit's own errors unchanged, and everything else as input errors naming
 // the member.
 func (d *debReader) walkMember(m *member, suffix string, visit func(e *Entry, body io.Reader) error) error {
-	dec, err := decompress(suffix, m)
+	dec, err := decompress(d.ctx, suffix, m)
 	if err != nil {
 		return m.contentError(err)
 	}
