@@ -159,9 +159,12 @@ func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, err
 	if err != nil {
 		return nil, err
 	}
-	dsc, err := control.ParseDsc(bufio.NewReader(f), dscPath)
+	dsc, err := control.ParseDsc(bufio.NewReader(inputfile.NewReader(ctx, f)), dscPath)
 	f.Close()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the parser may not wrap its reader's error
+		}
 		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: err}
 	}
 	var tarName, want string
