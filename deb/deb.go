@@ -19,6 +19,7 @@ package deb // import "github.com/mksigned/mksigned/deb"
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 var (
@@ -77,11 +79,14 @@ type VisitFunc func(pkg *Package, e *Entry, body io.Reader) error
 // Len method like *bytes.Reader), a member claiming more bytes than are left
 // fails before it is read.
 func Read(r io.Reader, name string, visit VisitFunc) (*Package, error) {
-	d := &debReader{
-		name: name,
-		src:  r,
-		size: knownSize(r),
-	}
+	return ReadContext(context.Background(), r, name, visit)
+}
+
+// ReadContext is Read that stops once ctx is done, with an error wrapping
+// ctx's: every read of r, and of the decompressed stream (where a
+// gigabyte of zeros takes seconds to go by), checks it first.
+func ReadContext(ctx context.Context, r io.Reader, name string, visit VisitFunc) (*Package, error) {
+	d := newDebReader(ctx, r, name)
 	pkg, err := d.read(visit)
 	var ce callerError
 	if errors.As(err, &ce) {
@@ -96,13 +101,20 @@ func Read(r io.Reader, name string, visit VisitFunc) (*Package, error) {
 // ReadControl reads a .deb only as far as its control data and the name
 // of its data member, which it does not start to decompress.
 func ReadControl(path string) (*Package, error) {
-	f, err := os.Open(path)
+	return ReadControlContext(context.Background(), path)
+}
+
+// ReadControlContext is ReadControl that stops once ctx is done (see
+// ReadContext).
+func ReadControlContext(ctx context.Context, path string) (*Package, error) {
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	name := filepath.Base(path)
-	d := &debReader{name: name, src: f, size: knownSize(f), controlOnly: true}
+	d := newDebReader(ctx, f, name)
+	d.controlOnly = true
 	pkg, err := d.read(nil)
 	if err != nil {
 		return nil, inputerr.WithFile(err, name)
@@ -110,14 +122,22 @@ func ReadControl(path string) (*Package, error) {
 	return pkg, nil
 }
 
-// ReadFile is Read on the named file; errors name it by its base name.
+// ReadFile is Read on the named file, which must be a regular file (see
+// inputfile.Open: a FIFO is refused, never waited for); errors name it by
+// its base name.
 func ReadFile(path string, visit VisitFunc) (*Package, error) {
-	f, err := os.Open(path)
+	return ReadFileContext(context.Background(), path, visit)
+}
+
+// ReadFileContext is ReadFile that stops once ctx is done (see
+// ReadContext).
+func ReadFileContext(ctx context.Context, path string, visit VisitFunc) (*Package, error) {
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Read(f, filepath.Base(path), visit)
+	return ReadContext(ctx, f, filepath.Base(path), visit)
 }
 
 // knownSize returns how many bytes are left in r, or -1 if unknown.
@@ -141,13 +161,18 @@ func knownSize(r io.Reader) int64 {
 
 // debReader is the state of one Read.
 type debReader struct {
+	ctx  context.Context
 	name string
-	src  io.Reader
-	off  int64 // bytes read from src so far
-	size int64 // total bytes in src, or -1
+	src  io.Reader // checks ctx before every read
+	off  int64     // bytes read from src so far
+	size int64     // total bytes in src, or -1
 	// controlOnly stops after the control member and the data member's
 	// header.
 	controlOnly bool
+}
+
+func newDebReader(ctx context.Context, r io.Reader, name string) *debReader {
+	return &debReader{ctx: ctx, name: name, src: inputfile.NewReader(ctx, r), size: knownSize(r)}
 }
 
 func (d *debReader) Read(p []byte) (int, error) {
@@ -359,12 +384,12 @@ func (c callerError) Error() string { return c.err.Error() }
 // visit's own errors unchanged, and everything else as input errors naming
 // the member.
 func (d *debReader) walkMember(m *member, suffix string, visit func(e *Entry, body io.Reader) error) error {
-	dec, err := decompress(suffix, m)
+	dec, err := decompress(d.ctx, suffix, m)
 	if err != nil {
 		return m.contentError(err)
 	}
 	defer dec.Close()
-	stopped, err := walkTar(dec, visit)
+	stopped, err := walkTar(d.ctx, dec, visit)
 	if stopped {
 		return ErrStop
 	}

@@ -3,6 +3,7 @@ package deb
 import (
 	"bufio"
 	"compress/bzip2"
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -30,8 +31,9 @@ const (
 )
 
 // decompressors maps a compression suffix ("" for none) to a function that
-// starts a streaming decompressor.
-var decompressors = map[string]func(io.Reader) (io.ReadCloser, error){
+// starts a streaming decompressor. The context is that of the read (see
+// newExternalXZ).
+var decompressors = map[string]func(context.Context, io.Reader) (io.ReadCloser, error){
 	"":     newPlain,
 	".gz":  newGzip,
 	".xz":  newXZ,
@@ -54,15 +56,15 @@ func Decompress(name string, r io.Reader) (io.ReadCloser, error) {
 	if ext == ".tar" {
 		ext = ""
 	}
-	return decompress(ext, r)
+	return decompress(context.Background(), ext, r)
 }
 
-func decompress(suffix string, r io.Reader) (io.ReadCloser, error) {
+func decompress(ctx context.Context, suffix string, r io.Reader) (io.ReadCloser, error) {
 	newReader, ok := decompressors[suffix]
 	if !ok {
 		return nil, fmt.Errorf("unknown compression suffix %q (known: %s)", suffix, knownSuffixes())
 	}
-	rc, err := newReader(r)
+	rc, err := newReader(ctx, r)
 	if err != nil {
 		return nil, noEOF(err)
 	}
@@ -89,11 +91,11 @@ func noEOF(err error) error {
 	return err
 }
 
-func newPlain(r io.Reader) (io.ReadCloser, error) {
+func newPlain(_ context.Context, r io.Reader) (io.ReadCloser, error) {
 	return io.NopCloser(bufio.NewReaderSize(r, plainBufferSize)), nil
 }
 
-func newGzip(r io.Reader) (io.ReadCloser, error) {
+func newGzip(_ context.Context, r io.Reader) (io.ReadCloser, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		err = noEOF(err)
@@ -105,9 +107,9 @@ func newGzip(r io.Reader) (io.ReadCloser, error) {
 	return prefixErrors{zr, "gzip", zr.Close}, nil
 }
 
-func newXZ(r io.Reader) (io.ReadCloser, error) {
+func newXZ(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 	if useExternalXZ(sizeOf(r)) {
-		return newExternalXZ(r)
+		return newExternalXZ(ctx, r)
 	}
 	var zr *xz.Reader
 	var err error
@@ -145,7 +147,7 @@ func sizeOf(r io.Reader) int64 {
 	return -1
 }
 
-func newZstd(r io.Reader) (io.ReadCloser, error) {
+func newZstd(_ context.Context, r io.Reader) (io.ReadCloser, error) {
 	src := &sawInput{r: r}
 	zr, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(zstdMaxWindow))
 	if err != nil {
@@ -184,7 +186,7 @@ func (e notEmpty) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newBzip2(r io.Reader) (io.ReadCloser, error) {
+func newBzip2(_ context.Context, r io.Reader) (io.ReadCloser, error) {
 	return prefixErrors{bzip2.NewReader(r), "", nil}, nil
 }
 

@@ -2,6 +2,7 @@ package deb
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -77,13 +78,14 @@ var ErrDuplicate = errors.New("path appears twice in the archive")
 // read error is returned as an *inputerr.Error; any other error from visit
 // is returned unchanged. A nil visit only checks the archive.
 func WalkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) error {
-	_, err := walkTar(r, visit)
+	_, err := walkTar(context.Background(), r, visit)
 	return err
 }
 
-// walkTar is WalkTar that also says whether visit stopped the walk.
-func walkTar(r io.Reader, visit func(e *Entry, body io.Reader) error) (stopped bool, err error) {
-	src := &tarSource{r: r}
+// walkTar is WalkTar that also says whether visit stopped the walk, and
+// stops once ctx is done.
+func walkTar(ctx context.Context, r io.Reader, visit func(e *Entry, body io.Reader) error) (stopped bool, err error) {
+	src := &tarSource{r: r, ctx: ctx}
 	tr := tar.NewReader(src)
 	seen := map[string]seenEntry{}
 	for {
@@ -262,14 +264,30 @@ func (b *entryBody) Read(p []byte) (int, error) {
 // tarSource is the reader under archive/tar: it counts the bytes read, for
 // offsets, and keeps the first error of the stream itself (a decompressor's
 // error) apart from archive/tar's own errors.
+//
+// It checks ctx before every read: archive/tar skips an entry's body by
+// reading it, and a small package can hold a gigabyte of zeros that
+// takes seconds to decode. A read that fails once ctx is done fails
+// because of it (the xz program, or the file under it, was stopped), and
+// reports ctx's error, not damage.
 type tarSource struct {
 	r   io.Reader
+	ctx context.Context
 	off int64
 	err error
 }
 
 func (s *tarSource) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		if s.err == nil {
+			s.err = err
+		}
+		return 0, err
+	}
 	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.ctx.Err() != nil {
+		err = s.ctx.Err()
+	}
 	s.off += int64(n)
 	if err != nil && err != io.EOF && s.err == nil {
 		s.err = err

@@ -3,6 +3,7 @@ package deb
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
@@ -71,22 +74,38 @@ func useExternalXZ(size int64) bool {
 
 // externalXZ decodes r with "xz -dc -T0" in a subprocess. Read errors carry
 // xz's own message; Close stops the process if it still runs.
+//
+// xz runs in a process group of its own, so that Ctrl-C on a terminal
+// (SIGINT to the foreground group) reaches mksigned alone, which stops
+// the run as interrupted; before, it killed xz first, and the run failed
+// with "xz: signal: interrupt" as if the input were damaged. Where one
+// signal reaches both anyway (to a whole cgroup, as systemd stops a
+// service), xz's death by it is the interruption too: see interrupted.
 type externalXZ struct {
+	ctx    context.Context
 	cmd    *exec.Cmd
 	stdout io.Reader // buffered: archive/tar reads headers 512 bytes at a time
 	stderr bytes.Buffer
 	done   bool
-	err    error
+	err    error // from Wait
+	final  error // what Read returns once done: io.EOF or why not
 }
 
-func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
+// xzSignalGrace is how long a reader whose xz died of SIGINT, SIGTERM or
+// SIGHUP waits for the run to be interrupted by the same signal (its
+// handler cancels the context within milliseconds) before reporting the
+// death as xz's failure.
+const xzSignalGrace = time.Second
+
+func newExternalXZ(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 	// One thread: -T0 decodes dpkg's 24 MiB blocks in parallel but holds
 	// about 64 MiB per thread, past the memory a run may take; parallelism
 	// comes from reading several packages side by side instead. The hard
 	// memory limit refuses what the Go decoder refuses: dictionaries past
 	// xzMaxDict.
-	x := &externalXZ{cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=1",
+	x := &externalXZ{ctx: ctx, cmd: exec.Command(xzPath(), "--decompress", "--stdout", "--threads=1",
 		fmt.Sprintf("--memlimit-decompress=%d", xzMaxDict+xzMaxDict/4), "--no-warn")}
+	x.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// finalErr reads xz's messages in English: without LC_ALL=C, LANGUAGE
 	// picks a translation even under the C.UTF-8 locale.
 	x.cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -105,17 +124,48 @@ func newExternalXZ(r io.Reader) (io.ReadCloser, error) {
 
 func (x *externalXZ) Read(p []byte) (int, error) {
 	if x.done {
-		return 0, x.finalErr()
+		return 0, x.final
 	}
 	n, err := x.stdout.Read(p)
 	if err == io.EOF {
 		x.done = true
 		x.err = x.cmd.Wait()
-		if fe := x.finalErr(); fe != io.EOF {
-			return n, fe
+		x.final = x.interrupted()
+		if x.final == nil {
+			x.final = x.finalErr()
+		}
+		if x.final != io.EOF {
+			return n, x.final
 		}
 	}
 	return n, err
+}
+
+// interrupted returns the context's error if xz died of a signal that
+// interrupts a run (SIGINT, SIGTERM, SIGHUP) and the run is interrupted
+// too, now or within xzSignalGrace; else nil.
+func (x *externalXZ) interrupted() error {
+	var ee *exec.ExitError
+	if !errors.As(x.err, &ee) {
+		return nil
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return nil
+	}
+	switch ws.Signal() {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP:
+	default:
+		return nil
+	}
+	t := time.NewTimer(xzSignalGrace)
+	defer t.Stop()
+	select {
+	case <-x.ctx.Done():
+		return x.ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // finalErr is io.EOF after a clean exit, else xz's complaint.
@@ -151,6 +201,7 @@ func (x *externalXZ) Close() error {
 		if x.err == nil {
 			x.err = errors.New("closed")
 		}
+		x.final = x.finalErr()
 	}
 	return nil
 }

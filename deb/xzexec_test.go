@@ -2,6 +2,7 @@ package deb
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
@@ -44,7 +45,7 @@ func TestDecoderChoice(t *testing.T) {
 	} {
 		t.Setenv(EnvDecompress, c.env)
 		r := io.MultiReader(bytes.NewReader(small), bytes.NewReader(make([]byte, c.size)))
-		rc, err := newXZ(&sized{r, c.size})
+		rc, err := newXZ(context.Background(), &sized{r, c.size})
 		if err != nil {
 			t.Fatal(err)
 		}

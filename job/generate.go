@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"pault.ag/go/debian/version"
@@ -29,6 +28,7 @@ import (
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/pkggen"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/template"
@@ -62,7 +62,8 @@ type GenerateOptions struct {
 	// SourceDateEpoch is $SOURCE_DATE_EPOCH; empty means the changelog's
 	// top date.
 	SourceDateEpoch string
-	// Jobs is how many files are signed at once; 0 means one per CPU. The
+	// Jobs is how many files are signed at once; 0 means one per CPU, and
+	// more than MaxJobs means MaxJobs. The
 	// output does not depend on it. Give the process Procs(Jobs,
 	// len(Unsigned)) Ps (runtime.GOMAXPROCS) for the best overlap.
 	Jobs int
@@ -126,10 +127,11 @@ type Result struct {
 // in memory at once are at most queueBytes of waiting files (or one larger
 // file), plus one per worker and one per reader.
 //
-// Cancelling ctx (an interrupt) stops reading and signing; once writing
-// has begun it is let finish, so that nothing is left half-written.
+// Cancelling ctx (an interrupt) stops reading, decoding, signing and
+// compressing at once; only the final writes and renames of the output,
+// once begun, are let finish, so that nothing is left half-written.
 func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
-	r, debs, err := prepare(opts)
+	r, debs, err := prepare(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +156,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if opts.DryRun {
 		return r, nil
 	}
-	written, err := pkggen.Write(r.outDir, r.tree(), wopts)
+	written, err := pkggen.WriteContext(ctx, r.outDir, r.tree(), wopts)
 	if err != nil {
 		return nil, err
 	}
@@ -176,8 +178,8 @@ type unsignedDeb struct {
 // prepare loads the template and reads the control data of every unsigned
 // package (a few kilobytes at the start of each), so that missing, extra
 // and mismatched packages are reported before any file is read or signed.
-func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
-	t, err := template.Load(opts.Template)
+func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb, error) {
+	t, err := template.LoadContext(ctx, opts.Template)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,7 +219,7 @@ func prepare(opts GenerateOptions) (*Result, []*unsignedDeb, error) {
 	var debs []*unsignedDeb
 	for _, path := range opts.Unsigned {
 		name := filepath.Base(path)
-		pkg, err := deb.ReadControl(path)
+		pkg, err := deb.ReadControlContext(ctx, path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -305,19 +307,22 @@ type task struct {
 
 // run reads every package, handing each listed file to a pool of workers
 // that check it and sign it (or check its given signature). The first
-// error stops everything; which error that is can depend on timing when
+// error stops everything at once, the other packages' readers in the
+// middle of a read; which error that is can depend on timing when
 // several inputs are bad.
 func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
-	jobs := opts.Jobs
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
-	}
+	jobs := jobCount(opts.Jobs)
 	nreaders := min(jobs, len(debs))
+	// Readers read under runCtx: an error anywhere cancels it, and a
+	// reader decoding a large entry next to a bad package stops at its
+	// next read instead of when its package ends.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		mu     sync.Mutex
 		done   int
 		read   atomic.Int64
-		failed firstError
+		failed = firstError{cancel: cancel}
 	)
 	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
@@ -411,7 +416,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			if failed.stopped() {
 				return
 			}
-			if err := d.stream(tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
+			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
 				failed.set(err)
 			}
 		}()
@@ -434,6 +439,7 @@ type firstError struct {
 	mu     sync.Mutex
 	err    error
 	halted atomic.Bool
+	cancel func() // if set, called by set: stops the readers mid-read
 }
 
 // set records err unless an error came before it, and stops the run.
@@ -444,6 +450,9 @@ func (f *firstError) set(err error) {
 	}
 	f.mu.Unlock()
 	f.halted.Store(true)
+	if f.cancel != nil {
+		f.cancel()
+	}
 }
 
 // halt stops the run without an error: ctx was cancelled.
@@ -466,13 +475,27 @@ func (f *firstError) get() error {
 // worker to be preempted, and the xz program behind them stalled on a
 // full pipe. It is at least runtime.NumCPU() when jobs is 0.
 func Procs(jobs, packages int) int {
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
-	}
+	jobs = jobCount(jobs)
 	if !canLowerPriority {
 		return jobs
 	}
 	return jobs + min(jobs, packages)
+}
+
+// MaxJobs bounds GenerateOptions.Jobs. Each worker holds a thread of its
+// own while packages are read, beside a P per reader (Procs): at 9,000
+// jobs the Go runtime ran out of threads (its limit is 10,000) and the
+// process died with a stack dump. No machine has that many CPUs to
+// sign on.
+const MaxJobs = 1024
+
+// jobCount is how many workers Jobs asks for: one per CPU for 0, at most
+// MaxJobs.
+func jobCount(jobs int) int {
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	return min(jobs, MaxJobs)
 }
 
 // workerNice is how much lower than the readers' the workers' CPU
@@ -553,10 +576,11 @@ func kindError(it *Item, err error) error {
 
 // stream reads the package once, sending each listed file to tasks, to
 // its end (deb.Read refuses a path that appears twice), or with stopEarly
-// only until it has sent them all; it stops when stop says so.
-func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
+// only until it has sent them all; it stops when stop says so, between
+// entries, or when ctx is done, at its next read.
+func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
 	name := filepath.Base(d.path)
-	f, err := os.Open(d.path)
+	f, err := inputfile.Open(d.path)
 	if err != nil {
 		return err
 	}
@@ -570,7 +594,7 @@ func (d *unsignedDeb) stream(tasks *queue, read *atomic.Int64, stop func() bool,
 	// As large as the xz program's read buffer, so that reads of a module
 	// bypass that buffer instead of being copied through it.
 	buf := make([]byte, 256<<10)
-	_, err = deb.Read(src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+	_, err = deb.ReadContext(ctx, src, name, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		if stop() {
 			return errStopped
 		}
@@ -741,24 +765,16 @@ func signatureFile(it *Item) string { return it.Package + "/" + it.File.Path + "
 // otherwise end up in the source package and change the signed binary.
 func readSignature(dir, rel string) ([]byte, error) {
 	where := filepath.Join(dir, rel)
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	// O_NONBLOCK: opening a FIFO must not hang; it is refused below.
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := inputfile.OpenInRoot(root, rel)
 	if err != nil {
 		return nil, fmt.Errorf("signature for %s: %w", rel, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", where)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSignature+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -810,7 +826,7 @@ func checkSignatureDir(dir string, items []*Item) error {
 	for _, it := range items {
 		want[signatureFile(it)] = true
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return err
 	}

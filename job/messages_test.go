@@ -2,6 +2,7 @@ package job
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -77,7 +78,7 @@ func TestSourceErrorsNamed(t *testing.T) {
 				{dir, dir, "source-template/" + c.file},
 				{deb, filepath.Base(deb), "usr/share/code-signing/pool-signed-template/source-template/" + c.file},
 			} {
-				_, _, err := prepare(GenerateOptions{Template: tc.template, Unsigned: []string{writeTestDeb(t, files...)}, DryRun: true})
+				_, _, err := prepare(context.Background(), GenerateOptions{Template: tc.template, Unsigned: []string{writeTestDeb(t, files...)}, DryRun: true})
 				var ie *inputerr.Error
 				if !errors.As(err, &ie) || ie.File != tc.file || ie.Path != tc.path || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("--template %s: %v; want an error naming file %s, path %s and saying %q", tc.template, err, tc.file, tc.path, c.want)
@@ -100,7 +101,7 @@ func TestVerifyDSCErrors(t *testing.T) {
 		if err := os.WriteFile(p, []byte(c.dsc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Verify(VerifyOptions{DSC: p, Unsigned: []string{writeTestDeb(t)}, Out: io.Discard})
+		_, err := Verify(context.Background(), VerifyOptions{DSC: p, Unsigned: []string{writeTestDeb(t)}, Out: io.Discard})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), p+": ") {
 			t.Errorf("%s: %v; want %s%s", c.name, err, p, c.want)
 		}

@@ -146,7 +146,7 @@ func useSignatures(t *testing.T, o *GenerateOptions) string {
 	signing := *o
 	signing.Output = ""
 	signing.DryRun = true
-	r, debs, err := prepare(signing)
+	r, debs, err := prepare(context.Background(), signing)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func poolRun(t *testing.T, ctx context.Context, n, jobs int, hook func(n int) er
 		Key:      &sign.Key{Signer: s, Cert: key.Cert},
 		Jobs:     jobs,
 	}
-	r, debs, err := prepare(opts)
+	r, debs, err := prepare(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,21 +154,26 @@ func TestQueueRoom(t *testing.T) {
 		}()
 		return ch
 	}
-	waits := func(ch <-chan struct{}) bool {
+	// waits says whether a put is still waiting after a while; a put
+	// that should not wait gets 10 s to show it (a loaded machine, -race),
+	// one that should wait 100 ms to show it does not.
+	wait := func(ch <-chan struct{}, d time.Duration) bool {
 		select {
 		case <-ch:
 			return false
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(d):
 			return true
 		}
 	}
+	waits := func(ch <-chan struct{}) bool { return wait(ch, 100*time.Millisecond) }
+	stuck := func(ch <-chan struct{}) bool { return wait(ch, 10*time.Second) }
 	big := put(queueBytes + 1) // alone in an empty queue: fits
-	if waits(big) {
+	if stuck(big) {
 		t.Fatal("a file larger than queueBytes waits in an empty queue")
 	}
 	digest := make(chan struct{})
 	go func() { q.put(task{digest: []byte{1}}); close(digest) }()
-	if waits(digest) {
+	if stuck(digest) {
 		t.Fatal("a digest waits for room")
 	}
 	small := put(1)
@@ -181,14 +186,14 @@ func TestQueueRoom(t *testing.T) {
 	}
 	<-q.ch // the digest
 	q.done(first)
-	if waits(small) {
+	if stuck(small) {
 		t.Fatal("a put still waits after the queue was emptied")
 	}
 	// Half and half fits; one byte more waits until a half is done.
 	second := <-q.ch
 	q.done(second)
 	h1, h2 := put(queueBytes/2), put(queueBytes/2)
-	if waits(h1) || waits(h2) {
+	if stuck(h1) || stuck(h2) {
 		t.Fatal("two halves of queueBytes do not fit together")
 	}
 	extra := put(1)
@@ -196,7 +201,7 @@ func TestQueueRoom(t *testing.T) {
 		t.Fatal("a put did not wait though the queue held queueBytes")
 	}
 	q.done(<-q.ch)
-	if waits(extra) {
+	if stuck(extra) {
 		t.Error("a put still waits after room was given back")
 	}
 }
@@ -225,5 +230,21 @@ func TestFirstError(t *testing.T) {
 	h.set(b) // an error after the run was cancelled is still reported
 	if got := h.get(); got != b {
 		t.Errorf("set after halt: %v, want b", got)
+	}
+}
+
+// TestJobsBounded: Jobs beyond MaxJobs runs MaxJobs workers. 9,000 used
+// to start 9,000 threads, and the runtime died of thread exhaustion.
+func TestJobsBounded(t *testing.T) {
+	t.Parallel()
+	want := MaxJobs
+	if canLowerPriority {
+		want += 3
+	}
+	if got := Procs(9000, 3); got != want {
+		t.Errorf("Procs(9000, 3) = %d, want %d", got, want)
+	}
+	if _, err := poolRun(t, context.Background(), 4, 9000, func(int) error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,14 +1,15 @@
 package job
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/template"
 )
 
@@ -48,9 +50,10 @@ func (l VerifyLine) String() string {
 // cryptographically; with Signed, the result must also be, byte for byte,
 // one of the files of the signed packages. It writes one line per signature
 // to opts.Out and returns the lines. An error means the inputs could not be
-// read at all.
-func Verify(opts VerifyOptions) ([]VerifyLine, error) {
-	sigs, err := readSourceSignatures(opts.DSC)
+// read at all, or ctx was done (the error then wraps ctx's): every read of
+// the inputs checks it.
+func Verify(ctx context.Context, opts VerifyOptions) ([]VerifyLine, error) {
+	sigs, err := readSourceSignatures(ctx, opts.DSC)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +69,7 @@ func Verify(opts VerifyOptions) ([]VerifyLine, error) {
 		wanted[s.pkg][s.path] = true
 	}
 	for _, p := range opts.Unsigned {
-		name, got, err := readFiles(p, wanted)
+		name, got, err := readFiles(ctx, p, wanted)
 		if err != nil {
 			return nil, err
 		}
@@ -77,12 +80,15 @@ func Verify(opts VerifyOptions) ([]VerifyLine, error) {
 	}
 	signed := map[[32]byte]string{}
 	for _, p := range opts.Signed {
-		if err := hashAll(p, signed); err != nil {
+		if err := hashAll(ctx, p, signed); err != nil {
 			return nil, err
 		}
 	}
 	var lines []VerifyLine
 	for _, s := range sigs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		l := VerifyLine{Package: s.pkg, File: s.path}
 		l.Note, l.Err = verifyOne(s, files, opts, signed)
 		lines = append(lines, l)
@@ -148,12 +154,20 @@ func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptio
 
 // readSourceSignatures reads the .dsc, checks its tarball against the .dsc's
 // Checksums-Sha256, and returns the signatures under debian/signatures/.
-func readSourceSignatures(dscPath string) ([]sourceSig, error) {
-	dsc, err := control.ParseDscFile(dscPath)
+func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, error) {
+	f, err := inputfile.Open(dscPath)
+	if err != nil {
+		return nil, err
+	}
+	dsc, err := control.ParseDsc(bufio.NewReader(inputfile.NewReader(ctx, f)), dscPath)
+	f.Close()
 	if errors.Is(err, io.EOF) {
 		err = errors.New("empty: a .dsc is a paragraph of fields (Format, Source, Checksums-Sha256, ...)")
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the parser may not wrap its reader's error
+		}
 		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: inputerr.Tame(err)}
 	}
 	var tarName, want string
@@ -167,7 +181,7 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset, Err: errors.New("names no tarball")}
 	}
 	tarPath := filepath.Join(filepath.Dir(dscPath), tarName)
-	tarData, err := os.ReadFile(tarPath)
+	tarData, err := inputfile.ReadFile(ctx, tarPath)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +196,7 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 	}
 	defer rc.Close()
 	var sigs []sourceSig
-	err = deb.WalkTar(rc, func(e *deb.Entry, body io.Reader) error {
+	err = deb.WalkTar(inputfile.NewReader(ctx, rc), func(e *deb.Entry, body io.Reader) error {
 		_, rest, _ := strings.Cut(e.Path, "/") // drop the top-level directory
 		rel, ok := strings.CutPrefix(rest, "debian/signatures/")
 		if rest == "debian/signatures" || ok {
@@ -227,9 +241,9 @@ func readSourceSignatures(dscPath string) ([]sourceSig, error) {
 // readFiles returns the package name of the .deb at p and the files of it
 // that wanted lists. It reads the whole package, so that a later entry of
 // a path (what dpkg would install) is refused, not missed.
-func readFiles(p string, wanted map[string]map[string]bool) (string, map[string][]byte, error) {
+func readFiles(ctx context.Context, p string, wanted map[string]map[string]bool) (string, map[string][]byte, error) {
 	got := map[string][]byte{}
-	pkg, err := deb.ReadFile(p, func(pk *deb.Package, e *deb.Entry, body io.Reader) error {
+	pkg, err := deb.ReadFileContext(ctx, p, func(pk *deb.Package, e *deb.Entry, body io.Reader) error {
 		w := wanted[pk.Name]
 		if w == nil {
 			return deb.ErrStop
@@ -251,9 +265,9 @@ func readFiles(p string, wanted map[string]map[string]bool) (string, map[string]
 }
 
 // hashAll records the SHA-256 of every regular file of the .deb at p.
-func hashAll(p string, into map[[32]byte]string) error {
+func hashAll(ctx context.Context, p string, into map[[32]byte]string) error {
 	name := filepath.Base(p)
-	_, err := deb.ReadFile(p, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+	_, err := deb.ReadFileContext(ctx, p, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		if e.Type != '0' && e.Type != '\x00' {
 			return nil
 		}

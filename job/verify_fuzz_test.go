@@ -134,7 +134,7 @@ func FuzzReadDsc(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, tarName), tarxz, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sigs, err := readSourceSignatures(p)
+		sigs, err := readSourceSignatures(context.Background(), p)
 		if err != nil {
 			var ie *inputerr.Error
 			if !errors.As(err, &ie) && !errors.Is(err, fs.ErrNotExist) {
@@ -196,7 +196,7 @@ func FuzzReadSourceTarball(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, name), tarball, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sigs, err := readSourceSignatures(filepath.Join(dir, "pool-signed_1.0+1.dsc"))
+		sigs, err := readSourceSignatures(context.Background(), filepath.Join(dir, "pool-signed_1.0+1.dsc"))
 		if err != nil {
 			var ie *inputerr.Error
 			if !errors.As(err, &ie) || ie.File != name {

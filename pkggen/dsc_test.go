@@ -239,6 +239,42 @@ func TestEpochOutOfRange(t *testing.T) {
 	}
 }
 
+// TestEpochChangelogRange: a changelog date a tar header cannot hold is
+// an error naming debian/changelog, at the exact bounds (before, 2242 made
+// WriteTar panic, and 1969 was reported as a file's modification time).
+func TestEpochChangelogRange(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		date time.Time
+		ok   bool
+	}{
+		{time.Unix(0, 0), true},
+		{time.Unix(maxOctal11, 0), true}, // 2242-03-16 12:56:31 UTC
+		{time.Unix(maxOctal11+1, 0), false},
+		{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Unix(-1, 0), false},
+		{time.Date(1960, 1, 27, 9, 15, 57, 0, time.UTC), false},
+	}
+	for _, tc := range tests {
+		src := &Source{Date: tc.date}
+		got, err := Epoch(src, "")
+		if tc.ok {
+			if err != nil || !got.Equal(tc.date) {
+				t.Errorf("Epoch(date %v) = %v, %v; want the date", tc.date, got, err)
+			}
+			continue
+		}
+		var ie *inputerr.Error
+		if !errors.As(err, &ie) || ie.Path != changelogPath || !strings.Contains(err.Error(), "date") {
+			t.Errorf("Epoch(date %v) = %v, %v; want an error about debian/changelog's date", tc.date, got, err)
+		}
+		// SOURCE_DATE_EPOCH wins: the changelog's date is not used.
+		if got, err := Epoch(src, "1700000000"); err != nil || got.Unix() != 1700000000 {
+			t.Errorf("Epoch(date %v, SOURCE_DATE_EPOCH) = %v, %v; want 1700000000", tc.date, got, err)
+		}
+	}
+}
+
 func TestReadSourceErrors(t *testing.T) {
 	t.Parallel()
 	mt := changelogTime

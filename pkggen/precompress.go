@@ -48,7 +48,7 @@ func Precompress(tree []Entry, opts Options, pending []string) *Precompressed {
 		return nil
 	}
 	epoch, err := Epoch(src, opts.SourceDateEpoch)
-	if err != nil || !validPrefix(src.Name) || epoch.Unix() < 0 {
+	if err != nil || !validPrefix(src.Name) || epoch.Unix() < 0 || epoch.Unix() > maxOctal11 {
 		return nil
 	}
 	root, err := buildTree(tree, epoch)

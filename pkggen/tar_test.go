@@ -216,6 +216,24 @@ func TestTarDeterministic(t *testing.T) {
 	}
 }
 
+// TestWriteTarEpochRange: an epoch an 11-digit octal mtime cannot hold is
+// an error, not a panic; the largest that fits is written.
+func TestWriteTarEpochRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		epoch int64
+		ok    bool
+	}{{maxOctal11, true}, {maxOctal11 + 1, false}, {1 << 40, false}, {-1, false}} {
+		epoch := time.Unix(tc.epoch, 0)
+		tree := []Entry{{Name: "x", Mode: 0o644, ModTime: epoch}}
+		var buf bytes.Buffer
+		err := WriteTar(&buf, "p", tree, epoch)
+		if (err == nil) != tc.ok {
+			t.Errorf("WriteTar with epoch %d: %v; want ok %v", tc.epoch, err, tc.ok)
+		}
+	}
+}
+
 func TestWriteTarErrors(t *testing.T) {
 	t.Parallel()
 	epoch := time.Unix(1700000000, 0)

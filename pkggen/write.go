@@ -2,6 +2,7 @@ package pkggen
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -47,7 +48,19 @@ type Options struct {
 // renamed); the two renames are still not one atomic step: if the second
 // fails all the same, the new .tar.xz stays beside the old .dsc.
 func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
+	return WriteContext(context.Background(), outDir, tree, opts)
+}
+
+// WriteContext is Write that stops, with ctx's error and nothing written,
+// once ctx is done: between chunks of the compression, which takes
+// seconds for a large template. Once the temporary directory is made,
+// the writes and renames are let finish (a few milliseconds), so that an
+// interrupt leaves the output either untouched or complete.
+func WriteContext(ctx context.Context, outDir string, tree []Entry, opts Options) ([]string, error) {
 	defer opts.Precompressed.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if outDir == "" {
 		return nil, errors.New("write: empty output directory")
 	}
@@ -63,7 +76,7 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 	if err := WriteTar(&tarBuf, src.Name, tree, epoch); err != nil {
 		return nil, err
 	}
-	xzData, err := compressXZ(tarBuf.Bytes(), opts.Precompressed)
+	xzData, err := compressXZ(ctx, tarBuf.Bytes(), opts.Precompressed)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +91,9 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 		data []byte
 	}{{tarName, xzData}, {dscName, dsc}}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err // the last moment to stop: from here on, finish
+	}
 	tmp, err := makeTempDir(outDir)
 	if err != nil {
 		return nil, err
@@ -195,8 +211,9 @@ func writeFileSync(name string, data []byte) error {
 const xzChunk = 1 << 20
 
 // compressXZ compresses data with github.com/ulikunitz/xz (LZMA2, CRC64):
-// deterministic, and accepted by dpkg-source -x.
-func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
+// deterministic, and accepted by dpkg-source -x. It stops with ctx's
+// error once ctx is done, before the next chunk.
+func compressXZ(ctx context.Context, data []byte, pre *Precompressed) ([]byte, error) {
 	pre.Close() // the tree is final: stop, and take what was precompressed
 	chunks := (len(data) + xzChunk - 1) / xzChunk
 	if chunks <= 1 {
@@ -212,9 +229,17 @@ func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
 	for i := range chunks {
 		wg.Add(1)
 		sem <- struct{}{}
+		if ctx.Err() != nil {
+			wg.Done()
+			<-sem
+			break
+		}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
 			chunk := data[i*xzChunk : min((i+1)*xzChunk, len(data))]
 			if xz, ok := pre.lookup(i, chunk); ok {
 				out[i] = xz
@@ -224,6 +249,9 @@ func compressXZ(data []byte, pre *Precompressed) ([]byte, error) {
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package pkggen
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -295,7 +296,7 @@ func BenchmarkWriteTarXZ(b *testing.B) {
 		if err := WriteTar(&tarBuf, "bench", tree, changelogTime); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := compressXZ(tarBuf.Bytes(), nil); err != nil {
+		if _, err := compressXZ(context.Background(), tarBuf.Bytes(), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

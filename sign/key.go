@@ -5,6 +5,7 @@
 package sign
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -13,7 +14,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 // SigType is a signature type, as named in a template's files.json.
@@ -82,7 +84,7 @@ func LoadKey(keyPath, certPath string, passphrase Passphrase) (*Key, error) {
 }
 
 func loadPEMPrivateKey(path string, passphrase Passphrase) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err) // the error names the file
 	}
@@ -174,7 +176,7 @@ func parsePEMPrivateKey(data []byte, passphrase Passphrase) (crypto.Signer, erro
 // LoadCertificate loads one X.509 certificate from path, PEM ("CERTIFICATE")
 // or DER. A PEM file must hold exactly one certificate.
 func LoadCertificate(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err) // the error names the file
 	}

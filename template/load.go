@@ -1,6 +1,7 @@
 package template
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 // Limits on what a template may hold. The largest real one, linux's, has a
@@ -29,7 +31,11 @@ const CodeSigningDir = "usr/share/code-signing/"
 // Load reads a template from file, which is either a *-signed-template .deb
 // or a code-signing directory (the one holding files.json and
 // source-template/).
-func Load(file string) (*Template, error) {
+func Load(file string) (*Template, error) { return LoadContext(context.Background(), file) }
+
+// LoadContext is Load that stops reading a template package once ctx is
+// done, with an error wrapping ctx's (see deb.ReadContext).
+func LoadContext(ctx context.Context, file string) (*Template, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
 		return nil, err
@@ -37,7 +43,7 @@ func Load(file string) (*Template, error) {
 	if fi.IsDir() {
 		return LoadDir(file)
 	}
-	return LoadDeb(file)
+	return loadDeb(ctx, file)
 }
 
 // LoadDir reads a code-signing directory as dpkg-source -b would read the
@@ -45,7 +51,7 @@ func Load(file string) (*Template, error) {
 // kept as links (checked later: they must stay inside source-template/),
 // and nothing outside the directory is opened.
 func LoadDir(dir string) (*Template, error) {
-	root, err := os.OpenRoot(dir)
+	root, err := inputfile.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +127,13 @@ func inode(info fs.FileInfo) ([2]uint64, bool) {
 
 // LoadDeb reads the template shipped by a *-signed-template package under
 // /usr/share/code-signing/<name>/. The package must ship exactly one.
-func LoadDeb(debPath string) (*Template, error) {
+func LoadDeb(debPath string) (*Template, error) { return loadDeb(context.Background(), debPath) }
+
+func loadDeb(ctx context.Context, debPath string) (*Template, error) {
 	name := filepath.Base(debPath)
 	byTemplate := map[string][]Entry{}
 	var total int64
-	_, err := deb.ReadFile(debPath, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
+	_, err := deb.ReadFileContext(ctx, debPath, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		rest, ok := strings.CutPrefix(e.Path, CodeSigningDir)
 		if !ok || rest == "" {
 			return nil

@@ -26,6 +26,24 @@ func withFilesJSON(t *testing.T, file, sigType string) string {
 	return dir
 }
 
+// withChangelogDate is fwupd's code-signing directory with date as the
+// top changelog entry's.
+func withChangelogDate(t *testing.T, date string) string {
+	t.Helper()
+	dir := fwupdTemplateDir(t)
+	p := filepath.Join(dir, "source-template/debian/changelog")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const top = "Fri, 27 Jan 2023 09:15:57 -0600"
+	if !strings.Contains(string(b), top) {
+		t.Fatalf("%s lacks the date %q", p, top)
+	}
+	writeFile(t, p, []byte(strings.Replace(string(b), top, date, 1)), 0o644)
+	return dir
+}
+
 // repack rebuilds a .deb after edit changes its unpacked tree (dpkg-deb -R, -b).
 func repack(t *testing.T, deb string, edit func(root string), compression string) string {
 	t.Helper()
@@ -110,6 +128,12 @@ func TestBadInput(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, []byte(strings.Replace(string(b), "Version: 1:1.4-1", "Version: 1:1.4-2", 1)), 0o644)
 		}, "xz")}, signWith, []string{"fwupd-unsigned 1:1.4-2", "1:1.4-2", "Build-Depends"}},
+		// A tar header's mtime holds 2242-03-16 12:56:31 at most: later
+		// panicked while writing; 1960 was reported as an mtime.
+		{"changelog date after 2242", withChangelogDate(t, "Sat, 17 Mar 2242 09:15:57 +0000"), []string{unsigned}, signWith,
+			[]string{"fwupd-amd64-signed-template: debian/changelog: top entry's date", "out of range"}},
+		{"changelog date before 1970", withChangelogDate(t, "Wed, 27 Jan 1960 09:15:57 +0000"), []string{unsigned}, signWith,
+			[]string{"fwupd-amd64-signed-template: debian/changelog: top entry's date", "out of range"}},
 		{"key and cert do not match", tmpl, []string{unsigned}, []string{"--key", key, "--cert", otherCert},
 			[]string{"does not match"}},
 	}

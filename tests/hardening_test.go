@@ -392,7 +392,14 @@ func startGenerate(t *testing.T, dir string, env []string, args ...string) (*exe
 // the process starts.
 func watchEntry(t *testing.T, dir string, re *regexp.Regexp) <-chan struct{} {
 	t.Helper()
-	names := inotifyNames(t, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO)
+	return watchNames(t, dir, re, syscall.IN_CREATE|syscall.IN_MOVED_TO)
+}
+
+// watchNames returns a channel that is closed when one of the inotify
+// events in mask concerns a name in dir that matches re.
+func watchNames(t *testing.T, dir string, re *regexp.Regexp, mask uint32) <-chan struct{} {
+	t.Helper()
+	names := inotifyNames(t, dir, mask)
 	hit := make(chan struct{})
 	go func() {
 		for name := range names {

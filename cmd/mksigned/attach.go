@@ -10,6 +10,7 @@ import (
 
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
@@ -47,11 +48,11 @@ module signature carries no certificate: its structure is checked, and with
 		clobber.Input{Flag: "--cert", Path: certPath}); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(pos[0])
+	data, err := inputfile.ReadFile(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	sig, err := os.ReadFile(sigPath)
+	sig, err := inputfile.ReadFile(ctx, sigPath)
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,9 @@ module signature carries no certificate: its structure is checked, and with
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: write nothing
 	}
 	return writeOutput(stdout, out, signed)
 }
@@ -100,7 +104,7 @@ that sign-file appended for linux-module.
 	if err := checkOutputFile(out, clobber.Input{Flag: "SIGNED", Path: pos[0]}); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(pos[0])
+	data, err := inputfile.ReadFile(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -112,6 +116,9 @@ that sign-file appended for linux-module.
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: write nothing
 	}
 	return writeOutput(stdout, out, sig)
 }

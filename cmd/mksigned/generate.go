@@ -43,7 +43,7 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check everything that needs no key, print the plan, write nothing")
-	fs.IntVar(&o.Jobs, "jobs", runtime.NumCPU(), "sign `N` files at once (the output does not depend on it)")
+	fs.IntVar(&o.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("sign `N` files at once, at most %d (the output does not depend on it)", job.MaxJobs))
 	fs.BoolVar(&o.StopEarly, "stop-early", false, "stop reading each package once its listed files are seen: faster, but a later\n"+
 		"entry of the same path (which dpkg would install instead of the one signed)\n"+
 		"or damage after it goes unseen; only for packages from a builder you trust")
@@ -70,6 +70,8 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
 	case o.Jobs < 1:
 		return usagef("--jobs must be at least 1")
+	case o.Jobs > job.MaxJobs:
+		return usagef("--jobs must be at most %d", job.MaxJobs)
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/testutil"
+	"github.com/mksigned/mksigned/sign/kmod"
 )
 
 // TestRun drives the CLI in-process: exit codes and where messages go.
@@ -28,6 +30,8 @@ func TestRun(t *testing.T) {
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 		{[]string{"generate"}, exitUsage, "", "--template is required"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "0", "--dry-run"}, exitUsage, "", "--jobs must be at least 1"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "1025", "--dry-run"}, exitUsage, "", "--jobs must be at most 1024"},
+		{[]string{"generate", "--template", "t", "--unsigned", "u", "--jobs", "9000", "--dry-run"}, exitUsage, "", "--jobs must be at most 1024"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "--quiet", "--json"}, exitUsage, "", "exclude each other"},
 		{[]string{"generate", "--template", "t", "--unsigned", "u", "--dry-run", "extra"}, exitUsage, "", `unexpected argument "extra"`},
 		{[]string{"generate", "--template", "/nonexistent/t", "--unsigned", "u", "--dry-run"}, exitFail, "", "mksigned: stat /nonexistent/t"},
@@ -69,6 +73,59 @@ func TestInterrupted(t *testing.T) {
 		"--unsigned", "../../testdata/debian/shim-unsigned_16.1-2~deb12u1_amd64.deb"}, &stdout, &stderr)
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("cancelled run: %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestInterruptedCommands: verify, attach and detach stop as interrupted
+// (exit 130, nothing written) when the context is cancelled; they used to
+// ignore it and ran to their end.
+func TestInterruptedCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	signed, err := os.ReadFile("../../testdata/debian/dummy.ko") // signed at build time
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, sig, err := kmod.Detach(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ko, sigFile := write("dummy.ko", module), write("dummy.ko.sig", sig)
+	dsc := write("x_1.dsc", []byte("Format: 3.0 (native)\nSource: x\nVersion: 1\nChecksums-Sha256:\n "+strings.Repeat("0", 64)+" 1 x_1.tar.xz\n"))
+	write("x_1.tar.xz", []byte("x"))
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		args []string
+		code int // when not cancelled
+	}{
+		{[]string{"detach", "--type", "linux-module", "--output", out, "../../testdata/debian/dummy.ko"}, exitOK},
+		{[]string{"attach", "--type", "linux-module", "--signature", sigFile, "--output", out, ko}, exitOK},
+		{[]string{"verify", "--dsc", dsc, "--unsigned", ko}, exitFail}, // the tarball's checksum
+	} {
+		args := c.args
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != c.code {
+			t.Errorf("%s, not cancelled: exit %d, stderr %q; want %d", args[0], code, stderr.String(), c.code)
+		}
+		os.Remove(out)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		stdout.Reset()
+		stderr.Reset()
+		code := run(ctx, args, &stdout, &stderr)
+		if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("%s, cancelled: exit %d, stdout %q, stderr %q; want %d and \"interrupted\"", args[0], code, stdout.String(), stderr.String(), exitInterrupted)
+		}
+		if _, err := os.Lstat(out); err == nil {
+			t.Errorf("%s, cancelled: wrote %s", args[0], out)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ OK or the reason; exit status 1 if any fails.
 			return err
 		}
 	}
-	lines, err := job.Verify(o)
+	lines, err := job.Verify(ctx, o)
 	if err != nil {
 		return err
 	}
