@@ -8,8 +8,6 @@
 package template
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/internal/deb822"
 	"github.com/mksigned/mksigned/internal/debchangelog"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
@@ -224,20 +222,26 @@ func (t *Template) checkSource() error {
 		return srcErr("debian/changelog", "version", fmt.Errorf("%s has a Debian revision, but a 3.0 (native) package needs a native version", t.Version))
 	}
 
-	ctl, err := control.ParseControl(bufio.NewReader(bytes.NewReader(t.file("debian/control").Data)), "")
+	// Only the source paragraph's fields are used; every paragraph is
+	// read, so that a malformed one is refused here.
+	paras, err := deb822.All(t.file("debian/control").Data)
 	if err != nil {
 		return srcErr("debian/control", "", err)
 	}
+	if len(paras) == 0 {
+		return srcErr("debian/control", "", errors.New("has no paragraph"))
+	}
+	source := paras[0].Values
 	// Field names are case-insensitive, as dpkg reads them: a template
 	// that writes "build-depends:" still pins its unsigned packages.
 	seen := map[string]string{}
-	for k := range ctl.Source.Values {
+	for k := range source {
 		if prev, dup := seen[strings.ToLower(k)]; dup {
 			return srcErr("debian/control", k, fmt.Errorf("given twice, as %s and %s (dpkg reads field names without regard to case)", prev, k))
 		}
 		seen[strings.ToLower(k)] = k
 	}
-	field := func(name string) string { return ctl.Source.Values[seen[strings.ToLower(name)]] }
+	field := func(name string) string { return source[seen[strings.ToLower(name)]] }
 	if src := strings.TrimSpace(field("Source")); src != t.SourceName {
 		return srcErr("debian/control", "Source", fmt.Errorf("is %q but debian/changelog says %q", src, t.SourceName))
 	}
