@@ -1,9 +1,13 @@
 package pkggen
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
 // Inputs at the size of the issue's findings (issue 9, section 4) must be
@@ -27,5 +31,55 @@ func TestParseParagraphsLinear(t *testing.T) {
 	}
 	if took > 2*time.Second {
 		t.Errorf("parseParagraphs of %d bytes took %v, want under 2 s (linear time)", len(data), took)
+	}
+}
+
+// TestBuildDependsLimits: a Build-Depends field over maxDependsField
+// bytes or naming more than maxDependsNames packages is refused, with the
+// reason, before dpkg-source's simplification (quadratic in the number of
+// relations: 40,000 of them took 40 s); at the limits, relations that
+// simplification compares at length are read in well under a second.
+func TestBuildDependsLimits(t *testing.T) {
+	t.Parallel()
+	// relations returns n relations "a (>= i) | b (<< i)" (2n names):
+	// none implies another, so every pair is compared.
+	relations := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "a (>= %d) | b (<< %d)", i, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, field, value, err string
+	}{
+		{"40000 relations", "Build-Depends", relations(40000), "more than the 16384"},
+		{"257 names", "Build-Depends-Arch", relations(128) + ", c", "names 257 packages"},
+		{"257 conflicts", "Build-Conflicts", strings.Repeat("c, ", 256) + "c", "names 257 packages"},
+		{"256 names", "Build-Depends", relations(128), ""},
+		{"256 conflicts", "Build-Conflicts-Indep", strings.Repeat("c, ", 255) + "c", ""},
+		{"16384 bytes", "Build-Depends", "a" + strings.Repeat("b", maxDependsField-1), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			control := "Source: synth\nMaintainer: A <a@example.org>\n" + tc.field + ": " + tc.value +
+				"\n\nPackage: synth\nArchitecture: amd64\nDescription: test\n test package\n"
+			start := time.Now()
+			_, err := ReadSource(basicTree("synth", control, changelogTime))
+			took := time.Since(start)
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("ReadSource: %v; want an error containing %q", err, tc.err)
+			}
+			var ie *inputerr.Error
+			if tc.err != "" && (!errors.As(err, &ie) || ie.Field != tc.field) {
+				t.Errorf("error %v does not name field %s", err, tc.field)
+			}
+			if took > 2*time.Second {
+				t.Errorf("ReadSource took %v, want under 2 s", took)
+			}
+		})
 	}
 }

@@ -42,3 +42,30 @@ func TestControlFieldLinear(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBuildDependsSize: pault's dependency parser builds each name a byte
+// at a time, in time quadratic in its length, so a Build-Depends field
+// over maxDependsField bytes is refused before it is parsed; one at the
+// limit, a single name, is parsed in well under a second.
+func TestBuildDependsSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value, err string
+	}{
+		{"a 200 KB name", "a" + strings.Repeat("b", 200<<10), "204801 bytes, more than the 16384"},
+		{"40000 relations", strings.Repeat("debhelper (>= 9.0.0), ", 40000) + "debhelper", "more than the 16384"},
+		{"a name at the limit", "a" + strings.Repeat("b", maxDependsField-1), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			control := strings.Replace(testControl, "Build-Depends:", "Build-Depends-Indep: "+tc.value+"\nBuild-Depends:", 1)
+			_, err := parseTimed(t, withFile("source-template/debian/control", control))
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("Parse: %v; want an error containing %q", err, tc.err)
+			}
+			if tc.err != "" && !strings.Contains(err.Error(), "Build-Depends-Indep") {
+				t.Errorf("error %v does not name the field", err)
+			}
+		})
+	}
+}

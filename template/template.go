@@ -62,6 +62,10 @@ func SignaturePath(pkg, file string) string {
 	return "debian/signatures/" + pkg + "/" + file + ".sig"
 }
 
+// maxDependsField bounds each Build-Depends field, as pkggen does (the
+// kernel template's largest is 479 bytes).
+const maxDependsField = 16 << 10
+
 // requiredFiles must be in every source-template (as debusine requires;
 // docs/formats.md §4.4).
 var requiredFiles = []string{"debian/changelog", "debian/control", "debian/copyright", "debian/rules"}
@@ -249,6 +253,11 @@ func (t *Template) checkSource() error {
 		v := strings.TrimSpace(field(name))
 		if v == "" {
 			continue
+		}
+		// pault's parser builds each name and version a byte at a time,
+		// in time quadratic in its length: the field is bounded first.
+		if len(v) > maxDependsField {
+			return srcErr("debian/control", name, fmt.Errorf("is %d bytes, more than the %d a signing template's may have", len(v), maxDependsField))
 		}
 		d, err := dependency.Parse(strings.Join(strings.Fields(v), " "))
 		if err != nil {
