@@ -86,7 +86,13 @@ func Parse(name string, entries []Entry) (*Template, error) {
 			return nil, &inputerr.Error{Path: e.Name, Offset: inputerr.NoOffset, Err: err}
 		}
 		switch e.Mode.Type() {
-		case 0, fs.ModeDir:
+		case 0:
+			// Load checked this before reading; Parse's other callers
+			// hold the data already, but not the memory parsing takes.
+			if err := checkEntrySize(clean, int64(len(e.Data))); err != nil {
+				return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset, Err: err}
+			}
+		case fs.ModeDir:
 		case fs.ModeSymlink:
 			// Only the package's own tree may hold links: files.json
 			// and source-template/ itself are read, not shipped.
