@@ -234,7 +234,10 @@ func readFiles(p string, wanted map[string]map[string]bool) (string, map[string]
 		if !w[e.Path] || (e.Type != '0' && e.Type != '\x00') {
 			return nil
 		}
-		b, err := io.ReadAll(io.LimitReader(body, maxListedFile))
+		if err := checkListedSize(e); err != nil {
+			return err
+		}
+		b, err := readBody(body, e.Size)
 		if err != nil {
 			return err
 		}
