@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mksigned/mksigned/internal/testutil"
 )
 
 // limitRSS bounds the peak RSS of a refused run: mksigned itself takes
@@ -166,4 +168,50 @@ func readFileT(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestVerifyReadsBounded: verify checks that the .dsc and the tarball are
+// regular files, the .dsc of at most 64 KiB and the tarball of the size
+// the .dsc states, before it reads them; it read both whole first, and a
+// tarball linked to /dev/zero grew without bound.
+func TestVerifyReadsBounded(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	out := filepath.Join(t.TempDir(), "out")
+	mustMksigned(t, "", nil, "generate", "--template", testutil.DebianFixture(t, fwupdTemplate), "--unsigned", testutil.DebianFixture(t, fwupdUnsigned),
+		"--key", key, "--cert", cert, "--output", out)
+	dsc, tarxz := onlyFile(t, out, ".dsc"), onlyFile(t, out, ".tar.xz")
+	grow := func(p string) { // sparse: reading it costs the time
+		if err := os.Truncate(p, 1<<30); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toZero := func(p string) {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		symlink(t, "/dev/zero", p)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(dsc, tarxz string)
+		want []string
+	}{
+		{"tarball a link to /dev/zero", func(_, tarxz string) { toZero(tarxz) },
+			[]string{filepath.Base(tarxz) + ": is a character device, not a regular file"}},
+		{"tarball of 1 GiB", func(_, tarxz string) { grow(tarxz) },
+			[]string{filepath.Base(tarxz) + ": size 1073741824, but " + filepath.Base(dsc) + " says "}},
+		{".dsc a link to /dev/zero", func(dsc, _ string) { toZero(dsc) },
+			[]string{filepath.Base(dsc) + ": is a character device, not a regular file"}},
+		{".dsc of 1 GiB", func(dsc, _ string) { grow(dsc) },
+			[]string{filepath.Base(dsc) + ": is 1073741824 bytes, more than the 65536 a .dsc may have"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d, x := filepath.Join(dir, filepath.Base(dsc)), filepath.Join(dir, filepath.Base(tarxz))
+			writeFile(t, d, readFileT(t, dsc), 0o644)
+			writeFile(t, x, readFileT(t, tarxz), 0o644)
+			c.edit(d, x)
+			refusedQuickly(t, c.want, "verify", "--dsc", d, "--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--cert", cert)
+		})
+	}
 }
