@@ -215,3 +215,40 @@ func TestVerifyReadsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestAttachDetachReadBounded: attach and detach check the type and size
+// of what they read before reading it: a signature is at most 1 MiB, a
+// file to sign at most 128 MiB (a signed one that plus 1 MiB). A 1 GiB
+// sparse .sig took 2.1 GB.
+func TestAttachDetachReadBounded(t *testing.T) {
+	dir := t.TempDir()
+	efiPath, sigPath, big := filepath.Join(dir, "x.efi"), filepath.Join(dir, "x.sig"), filepath.Join(dir, "big")
+	writeFile(t, efiPath, unsignedEFI(t), 0o644)
+	writeFile(t, sigPath, []byte{0x30, 0}, 0o644)
+	writeFile(t, big, nil, 0o644)
+	if err := os.Truncate(big, 1<<30); err != nil { // sparse
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"attach: 1 GiB signature", []string{"attach", "--type", "efi", "--signature", big, "--output", out, efiPath},
+			"big: is 1073741824 bytes, more than the 1048576 a detached signature may have"},
+		{"attach: signature /dev/zero", []string{"attach", "--type", "linux-module", "--signature", "/dev/zero", "--output", out, efiPath},
+			"/dev/zero: is a character device, not a regular file"},
+		{"attach: 1 GiB file", []string{"attach", "--type", "efi", "--signature", sigPath, "--output", out, big},
+			"big: is 1073741824 bytes, more than the 134217728 a file to sign may have"},
+		{"detach: 1 GiB file", []string{"detach", "--type", "efi", "--output", out, big},
+			"big: is 1073741824 bytes, more than the 135266304 a signed file may have"},
+		{"detach: /dev/zero", []string{"detach", "--type", "linux-module", "--output", out, "/dev/zero"},
+			"/dev/zero: is a character device, not a regular file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refusedQuickly(t, []string{c.want}, c.args...)
+			notExist(t, out)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
@@ -41,11 +42,11 @@ module signature carries no certificate: its structure is checked, and with
 	case out == "":
 		return usagef("--output is required")
 	}
-	data, err := os.ReadFile(pos[0])
+	data, err := job.ReadLimited(pos[0], job.MaxFileSize, "a file to sign")
 	if err != nil {
 		return err
 	}
-	sig, err := os.ReadFile(sigPath)
+	sig, err := job.ReadLimited(sigPath, job.MaxSignatureSize, "a detached signature")
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ that sign-file appended for linux-module.
 	case out == "":
 		return usagef("--output is required")
 	}
-	data, err := os.ReadFile(pos[0])
+	data, err := job.ReadLimited(pos[0], job.MaxFileSize+job.MaxSignatureSize, "a signed file")
 	if err != nil {
 		return err
 	}
