@@ -163,11 +163,17 @@ func writeDeb(t *testing.T, path string, members ...arMember) {
 // controlMember is control.tar.gz for package hardening-unsigned.
 func controlMember(t *testing.T) arMember {
 	t.Helper()
+	return controlMemberOf(t, "Package: "+hardPkg+"\nVersion: "+hardVersion+"\nArchitecture: amd64\n"+
+		"Maintainer: mksigned tests <tests@example.org>\nDescription: synthetic package for the hardening tests\n")
+}
+
+// controlMemberOf is control.tar.gz holding the control file text.
+func controlMemberOf(t *testing.T, text string) arMember {
+	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	tw := tar.NewWriter(zw)
-	control := []byte("Package: " + hardPkg + "\nVersion: " + hardVersion + "\nArchitecture: amd64\n" +
-		"Maintainer: mksigned tests <tests@example.org>\nDescription: synthetic package for the hardening tests\n")
+	control := []byte(text)
 	for _, h := range []*tar.Header{
 		{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755},
 		{Typeflag: tar.TypeReg, Name: "./control", Mode: 0o644, Size: int64(len(control))},
