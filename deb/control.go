@@ -11,6 +11,7 @@ import (
 	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/internal/deb822"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
@@ -34,7 +35,8 @@ type Package struct {
 	// or Version.
 	SourceVersion string
 	// Control holds every field in file order. Multi-line values are as
-	// pault.ag/go/debian/control gives them: continuation lines without
+	// pault.ag/go/debian/control gives them (read by internal/deb822, which
+	// reads as pault does, in linear time): continuation lines without
 	// their leading space, " ." as an empty line. Use
 	// control.UnpackFromParagraph to fill a control.BinaryParagraph.
 	Control control.Paragraph
@@ -62,7 +64,7 @@ func parseControl(data []byte) (*Package, error) {
 	if bytes.HasPrefix(data, []byte("-----BEGIN PGP")) {
 		return nil, fail("", errors.New("control file is OpenPGP-signed; a .deb's is never"))
 	}
-	pr, err := control.NewParagraphReader(bytes.NewReader(data), nil)
+	pr, err := deb822.NewReader(data)
 	if err != nil {
 		return nil, fail("", err)
 	}

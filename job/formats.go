@@ -20,6 +20,10 @@ import (
 type format struct {
 	// check says whether data is a file of this kind, and that it can be signed.
 	check func(data []byte) error
+	// checkHead makes what checks it can of a file of size bytes from its
+	// first min(size, efi.HeadSize) bytes, for formats held whole: the
+	// reader calls it before reading the rest.
+	checkHead func(head []byte, size int64) error
 	// digest is what the signature is made over.
 	digest func(data []byte) ([]byte, error)
 	// sign makes a detached signature over digest.
@@ -48,6 +52,7 @@ type streamDigester interface {
 
 var formats = map[template.SigType]format{
 	template.EFI: {
+		checkHead: efi.CheckHead,
 		check: func(data []byte) error {
 			img, err := efi.Parse(data)
 			if err != nil {

@@ -31,12 +31,16 @@ import (
 	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/pkggen"
 	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/template"
 )
 
-// maxListedFile bounds one file to sign: the largest real ones are kernel
-// images of about 10 MB.
-const maxListedFile = 512 << 20
+// maxListedFile bounds one file to sign, checked against its tar header
+// before it is read: an EFI image is held whole until it is signed, and
+// verify, attach and detach hold modules too. The largest real ones are
+// arm64 kernel images (45 MB: vmlinuz-6.12.117+deb12-arm64-16k; amd64's
+// are 12 MB) and amdgpu.ko (19.5 MB in linux 6.1).
+const maxListedFile = 128 << 20
 
 // maxSignature bounds a detached signature read from --signatures; real
 // ones are 400 bytes to a few kilobytes.
@@ -607,9 +611,8 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
 				Err: fmt.Errorf("listed in files.json for signing, but is %s", describeType(e))}
 		}
-		if e.Size > maxListedFile {
-			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
-				Err: fmt.Errorf("is %d bytes, more than the %d a file to sign may have", e.Size, maxListedFile)}
+		if err := checkListedSize(e); err != nil {
+			return err
 		}
 		it.Size = e.Size
 		if newStream := formats[it.File.SigType].newStream; newStream != nil {
@@ -626,7 +629,19 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			}
 			tasks.put(task{it: it, digest: digest})
 		} else {
-			data, err := readBody(body, e.Size)
+			// The header first: a file that is not of its kind is
+			// refused at its start, before the rest is held (a 77 KB
+			// package expanding to 500 MiB of zeros took 938 MB).
+			head := make([]byte, min(e.Size, efi.HeadSize))
+			if _, err := io.ReadFull(body, head); err != nil {
+				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
+			}
+			if check := formats[it.File.SigType].checkHead; check != nil {
+				if err := check(head, e.Size); err != nil {
+					return kindError(it, err)
+				}
+			}
+			data, err := readBody(io.MultiReader(bytes.NewReader(head), body), e.Size)
 			if err != nil {
 				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
 			}
@@ -652,21 +667,23 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 	return nil
 }
 
-// readBody reads a tar entry's body of the given size. Beyond the first
-// 64 MiB it allocates as bytes arrive, so a header claiming a huge size on
-// a short stream fails without taking the memory it claims.
+// checkListedSize refuses a listed file larger than maxListedFile, from
+// its tar header.
+func checkListedSize(e *deb.Entry) error {
+	if e.Size > maxListedFile {
+		return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("is %d bytes, more than the %d a file to sign may have", e.Size, maxListedFile)}
+	}
+	return nil
+}
+
+// readBody reads a tar entry's body of the given size, which the caller
+// has checked against maxListedFile. It is read into one buffer of that
+// size: growing one as bytes arrive held up to twice the file.
 func readBody(body io.Reader, size int64) ([]byte, error) {
-	if size <= 64<<20 {
-		buf := make([]byte, size)
-		_, err := io.ReadFull(body, buf)
-		return buf, err
-	}
-	var b bytes.Buffer
-	n, err := io.Copy(&b, io.LimitReader(body, size))
-	if err == nil && n != size {
-		err = io.ErrUnexpectedEOF
-	}
-	return b.Bytes(), err
+	buf := make([]byte, size)
+	_, err := io.ReadFull(body, buf)
+	return buf, err
 }
 
 // errStopped ends a reader because another part of the run failed.

@@ -57,7 +57,7 @@ func TestSourceErrorsNamed(t *testing.T) {
 	for _, c := range []struct {
 		name, file, old, new, want string
 	}{
-		{"template check", "debian/control", "Maintainer:", "Maintainer", "Bad line"},
+		{"template check", "debian/control", "Maintainer:", "Maintainer", "is neither a field nor a continuation line"},
 		{"source package check", "debian/control", "Architecture: amd64", "Architecture: amd64 any", "only allowed on its own"},
 		{"changelog date", "debian/changelog", "Sat, 28 Nov 2026", "Wed, 31 Dec 1969", "out of the range a tarball's timestamps hold"},
 	} {

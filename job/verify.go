@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"pault.ag/go/debian/control"
 
@@ -21,6 +22,12 @@ import (
 	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/template"
 )
+
+// maxDsc bounds the .dsc verify reads. The -signed .dsc of Debian's
+// kernel template, with its 61 binary packages, is about 9 KB. pault's
+// parser, which reads it, is quadratic in the length of a line or field:
+// at this size it takes under half a second.
+const maxDsc = 64 << 10
 
 // VerifyOptions are the inputs of Verify.
 type VerifyOptions struct {
@@ -155,19 +162,15 @@ func verifyOne(s sourceSig, files map[string]map[string][]byte, opts VerifyOptio
 // readSourceSignatures reads the .dsc, checks its tarball against the .dsc's
 // Checksums-Sha256, and returns the signatures under debian/signatures/.
 func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, error) {
-	f, err := inputfile.Open(dscPath)
+	dscData, err := ReadLimited(ctx, dscPath, maxDsc, "a .dsc")
 	if err != nil {
 		return nil, err
 	}
-	dsc, err := control.ParseDsc(bufio.NewReader(inputfile.NewReader(ctx, f)), dscPath)
-	f.Close()
+	dsc, err := control.ParseDsc(bufio.NewReader(bytes.NewReader(dscData)), dscPath)
 	if errors.Is(err, io.EOF) {
 		err = errors.New("empty: a .dsc is a paragraph of fields (Format, Source, Checksums-Sha256, ...)")
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err() // the parser may not wrap its reader's error
-		}
 		return nil, &inputerr.Error{File: dscPath, Offset: inputerr.NoOffset, Err: inputerr.Tame(err)}
 	}
 	var tarName, want string
@@ -181,16 +184,85 @@ func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, err
 		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset, Err: errors.New("names no tarball")}
 	}
 	tarPath := filepath.Join(filepath.Dir(dscPath), tarName)
-	tarData, err := inputfile.ReadFile(ctx, tarPath)
+	tarFile, got, err := openRegular(tarPath)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(tarData)
-	if got := hex.EncodeToString(sum[:]); got != want || int64(len(tarData)) != size {
-		return nil, &inputerr.Error{File: tarName, Offset: inputerr.NoOffset,
-			Err: fmt.Errorf("sha256 %s and size %d, but %s says %s and %d", got, len(tarData), filepath.Base(dscPath), want, size)}
+	defer tarFile.Close()
+	mismatch := func(sum string) error {
+		if sum != "" {
+			sum = "sha256 " + sum + " and "
+		}
+		return &inputerr.Error{File: tarName, Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("%ssize %d, but %s says %s and %d", sum, got, filepath.Base(dscPath), want, size)}
 	}
-	rc, err := deb.Decompress(tarName, bytes.NewReader(tarData))
+	if got != size {
+		return nil, mismatch("")
+	}
+	// The tarball is hashed as it is decompressed, and never held; the
+	// signatures found count only if the hash is the .dsc's.
+	h := sha256.New()
+	tarData := &countingReader{r: io.TeeReader(io.LimitReader(tarFile, size), h), size: size}
+	checkSum := func() error {
+		if _, err := io.Copy(io.Discard, tarData); err != nil {
+			return err
+		}
+		if got = tarData.read(); got != size || hex.EncodeToString(h.Sum(nil)) != want {
+			return mismatch(hex.EncodeToString(h.Sum(nil)))
+		}
+		return nil
+	}
+	sigs, err := walkSignatures(ctx, tarName, tarData)
+	if sumErr := checkSum(); sumErr != nil {
+		return nil, sumErr // what the .dsc does not vouch for was not read
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(sigs, func(i, j int) bool {
+		if sigs[i].pkg != sigs[j].pkg {
+			return sigs[i].pkg < sigs[j].pkg
+		}
+		return sigs[i].path < sigs[j].path
+	})
+	return sigs, nil
+}
+
+// countingReader counts the bytes read through it, of size. It is safe
+// for concurrent use: a decompressor may read from its own goroutine.
+type countingReader struct {
+	mu   sync.Mutex
+	r    io.Reader
+	n    int64
+	size int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Len is how many bytes are left: the decompressors choose by it.
+func (c *countingReader) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int(c.size - c.n)
+}
+
+// read is how many bytes were read.
+func (c *countingReader) read() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// walkSignatures decompresses the tarball tarName from r and returns the
+// signatures under debian/signatures/.
+func walkSignatures(ctx context.Context, tarName string, r io.Reader) ([]sourceSig, error) {
+	rc, err := deb.Decompress(tarName, r)
 	if err != nil {
 		return nil, inputerr.WithFile(err, tarName)
 	}
@@ -229,12 +301,6 @@ func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, err
 	if err != nil {
 		return nil, inputerr.WithFile(err, tarName)
 	}
-	sort.Slice(sigs, func(i, j int) bool {
-		if sigs[i].pkg != sigs[j].pkg {
-			return sigs[i].pkg < sigs[j].pkg
-		}
-		return sigs[i].path < sigs[j].path
-	})
 	return sigs, nil
 }
 
@@ -251,7 +317,10 @@ func readFiles(ctx context.Context, p string, wanted map[string]map[string]bool)
 		if !w[e.Path] || (e.Type != '0' && e.Type != '\x00') {
 			return nil
 		}
-		b, err := io.ReadAll(io.LimitReader(body, maxListedFile))
+		if err := checkListedSize(e); err != nil {
+			return err
+		}
+		b, err := readBody(body, e.Size)
 		if err != nil {
 			return err
 		}

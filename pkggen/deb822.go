@@ -38,6 +38,15 @@ func parseParagraphs(data []byte, file string) ([]*paragraph, error) {
 	var paras []*paragraph
 	var cur *paragraph
 	var curField string
+	// The current field's value: appending each continuation line to a
+	// string took 55 s for a field of 160,000 lines.
+	var value strings.Builder
+	flush := func() {
+		if curField != "" {
+			cur.values[curField] = value.String()
+		}
+		value.Reset()
+	}
 	fail := func(lineNo int, format string, args ...any) error {
 		return &inputerr.Error{Path: file, Offset: inputerr.NoOffset,
 			Err: fmt.Errorf("line %d: %s", lineNo, fmt.Sprintf(format, args...))}
@@ -50,6 +59,7 @@ func parseParagraphs(data []byte, file string) ([]*paragraph, error) {
 		lineNo := i + 1
 		line := strings.TrimRight(raw, perlSpace)
 		if line == "" {
+			flush()
 			cur, curField = nil, ""
 			continue
 		}
@@ -67,7 +77,8 @@ func parseParagraphs(data []byte, file string) ([]*paragraph, error) {
 			if strings.Trim(cont, ".") == "" {
 				cont = cont[1:]
 			}
-			cur.values[curField] += "\n" + cont
+			value.WriteString("\n")
+			value.WriteString(cont)
 			continue
 		}
 		colon := strings.IndexByte(line, ':')
@@ -81,6 +92,7 @@ func parseParagraphs(data []byte, file string) ([]*paragraph, error) {
 		if name[0] == '-' {
 			return nil, fail(lineNo, "field cannot start with a hyphen")
 		}
+		flush()
 		if cur == nil {
 			cur = &paragraph{line: lineNo, values: map[string]string{}}
 			paras = append(paras, cur)
@@ -90,9 +102,11 @@ func parseParagraphs(data []byte, file string) ([]*paragraph, error) {
 			return nil, fail(lineNo, "duplicate field %s found", name)
 		}
 		cur.names = append(cur.names, name)
-		cur.values[key] = strings.TrimLeft(line[colon+1:], perlSpace)
+		cur.values[key] = ""
+		value.WriteString(strings.TrimLeft(line[colon+1:], perlSpace))
 		curField = key
 	}
+	flush()
 	if len(paras) == 0 {
 		return nil, &inputerr.Error{Path: file, Offset: inputerr.NoOffset, Err: errors.New("no paragraphs")}
 	}

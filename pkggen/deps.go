@@ -84,6 +84,38 @@ var (
 	reProfSep   = regexp.MustCompile(`\s*>\s+<\s*`)
 )
 
+// Limits on a Build-Depends or Build-Conflicts field (each of the six).
+// The largest of Debian's signing templates, the kernel's
+// Build-Depends-Arch, is 479 bytes naming 6 packages. dpkg-source's
+// simplification (simplifyAnd, simplifyUnion) compares every relation with
+// every other: 40,000 relations took 40 s. Under these limits it takes
+// milliseconds. template checks the size too, with the same number.
+const (
+	maxDependsField = 16 << 10 // bytes, as written
+	maxDependsNames = 256      // package names, alternatives included
+)
+
+// checkDependsSize refuses a field's value larger than maxDependsField.
+func checkDependsSize(v string) error {
+	if len(v) > maxDependsField {
+		return fmt.Errorf("is %d bytes, more than the %d a signing template's may have", len(v), maxDependsField)
+	}
+	return nil
+}
+
+// checkDependsNames refuses a parsed field naming more than
+// maxDependsNames packages.
+func checkDependsNames(list []depGroup) error {
+	n := 0
+	for _, g := range list {
+		n += len(g)
+	}
+	if n > maxDependsNames {
+		return fmt.Errorf("names %d packages (alternatives included), more than the %d a signing template's may have", n, maxDependsNames)
+	}
+	return nil
+}
+
 type depOptions struct {
 	buildDep bool // accept the "native" arch qualifier
 	testsDep bool // accept '@' in package names

@@ -185,7 +185,13 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 			f.set(n, reLineBreak.ReplaceAllString(v, " "))
 		case reBuildDepField.MatchString(n):
 			union := strings.HasPrefix(lower, "build-conflicts")
+			if err := checkDependsSize(v); err != nil {
+				return fail(srcPara, n, err)
+			}
 			list, err := parseDeps(v, depOptions{buildDep: true})
+			if err == nil {
+				err = checkDependsNames(list)
+			}
 			if err != nil {
 				return fail(srcPara, n, err)
 			}

@@ -156,21 +156,7 @@ func TestReview7LoadDebLinkMode(t *testing.T) {
 func TestReview7HardLinkFilesJSON(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "t")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range testEntries() {
-		p := filepath.Join(dir, e.Name)
-		var err error
-		if e.Mode.IsDir() {
-			err = os.MkdirAll(p, 0o755)
-		} else {
-			err = os.WriteFile(p, e.Data, e.Mode.Perm())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeEntries(t, dir, testEntries())
 	if err := os.Link(filepath.Join(dir, "files.json"), filepath.Join(dir, "source-template/files.json")); err != nil {
 		t.Fatal(err)
 	}

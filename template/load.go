@@ -18,12 +18,67 @@ import (
 	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
-// Limits on what a template may hold. The largest real one, linux's, has a
-// 3.8 MB source-template.
+// Limits on what a template may hold, checked against each entry's size
+// before it is read. Debian's largest templates, linux-image-6.12-*'s, are
+// 4.5 MB unpacked (732 entries), 4.3 MB of it debian/changelog; their
+// files.json is 900 bytes, their debian/control 27 KB. A template is held
+// in memory, and files.json and debian/control are parsed into several
+// times their size: under the old limits (64 MiB a file, 512 MiB in all)
+// a 58 MB files.json took 430 MB and 43 s, a 28 MB debian/control 220 MB,
+// 240 MiB of files 256 MB.
 const (
-	maxEntrySize    = 64 << 20
-	maxTemplateSize = 512 << 20
+	maxEntrySize    = 16 << 20 // any one file
+	maxTemplateSize = 32 << 20 // all files, link targets and names
+	maxEntries      = 20000    // files, directories and links
+	// maxControlFile bounds debian/control and debian/tests/control.
+	maxControlFile = 1 << 20
 )
+
+// entryLimit is the most bytes the file name of a template (a path
+// relative to the code-signing directory) may have.
+func entryLimit(name string) int64 {
+	switch name {
+	case "files.json":
+		return maxFilesJSON
+	case "source-template/debian/control", "source-template/debian/tests/control":
+		return maxControlFile
+	}
+	return maxEntrySize
+}
+
+// checkEntrySize refuses a file name of size bytes over its entryLimit.
+func checkEntrySize(name string, size int64) error {
+	if limit := entryLimit(name); size > limit {
+		return fmt.Errorf("is %d bytes, more than the %d a template's %s may have", size, limit, path.Base(name))
+	}
+	return nil
+}
+
+// sizes adds up a template's entries as they are found, refusing the one
+// that passes a limit before it is read.
+type sizes struct {
+	total   int64
+	entries int
+}
+
+// add counts the entry name (relative to the code-signing directory) with
+// size bytes of data; file says whether it is a regular file, whose size
+// entryLimit bounds.
+func (s *sizes) add(name string, size int64, file bool) error {
+	s.total += size + int64(len(name))
+	if s.entries++; s.entries > maxEntries {
+		return fmt.Errorf("template too large: more than %d files, directories and links", maxEntries)
+	}
+	if file {
+		if err := checkEntrySize(name, size); err != nil {
+			return err
+		}
+	}
+	if s.total > maxTemplateSize {
+		return fmt.Errorf("template too large: its files, names and link targets pass %d bytes", maxTemplateSize)
+	}
+	return nil
+}
 
 // CodeSigningDir is where template packages install their templates.
 const CodeSigningDir = "usr/share/code-signing/"
@@ -57,7 +112,7 @@ func LoadDir(dir string) (*Template, error) {
 	}
 	defer root.Close()
 	var entries []Entry
-	var total int64
+	var counted sizes
 	inodes := map[[2]uint64]string{} // source-template/ files by device and inode
 	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -73,19 +128,24 @@ func LoadDir(dir string) (*Template, error) {
 			return err
 		}
 		e := Entry{Name: p, Mode: info.Mode(), ModTime: info.ModTime()}
+		var size int64
+		if info.Mode().IsRegular() {
+			size = info.Size()
+		}
+		if info.Mode().Type() != fs.ModeSymlink { // a link counts with its target, below
+			if err := counted.add(p, size, info.Mode().IsRegular()); err != nil {
+				return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset, Err: err}
+			}
+		}
 		switch {
 		case info.Mode().IsRegular():
-			total += info.Size()
-			if info.Size() > maxEntrySize || total > maxTemplateSize {
-				return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset, Err: errors.New("template too large")}
-			}
 			if id, ok := inode(info); ok && strings.HasPrefix(p, "source-template/") {
 				if first, seen := inodes[id]; seen {
 					return inputerr.WithFile(refuseHardLink(p, first), dir)
 				}
 				inodes[id] = p
 			}
-			if e.Data, err = root.ReadFile(p); err != nil {
+			if e.Data, err = readFile(root, p, size); err != nil {
 				return err
 			}
 		case info.IsDir():
@@ -94,7 +154,9 @@ func LoadDir(dir string) (*Template, error) {
 			if err != nil {
 				return err
 			}
-			total += int64(len(target))
+			if err := counted.add(p, int64(len(target)), false); err != nil {
+				return &inputerr.Error{File: dir, Path: p, Offset: inputerr.NoOffset, Err: err}
+			}
 			e.Mode = fs.ModeSymlink | 0o777
 			e.Data = []byte(target)
 		default:
@@ -115,6 +177,29 @@ func LoadDir(dir string) (*Template, error) {
 	return t, nil
 }
 
+// readFile reads p, a regular file of root of size bytes when it was
+// listed, and no more than that. O_NONBLOCK: a FIFO put in its place since
+// must not hang the open; it is refused, as is a file whose size changed.
+func readFile(root *os.Root, p string, size int64) ([]byte, error) {
+	f, err := root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != size {
+		return nil, fmt.Errorf("%s: changed while the template was read", p)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return b, nil
+}
+
 // inode returns the device and inode number of a file with more than one
 // name, the case in which two names of a tree can be one file.
 func inode(info fs.FileInfo) ([2]uint64, bool) {
@@ -132,7 +217,7 @@ func LoadDeb(debPath string) (*Template, error) { return loadDeb(context.Backgro
 func loadDeb(ctx context.Context, debPath string) (*Template, error) {
 	name := filepath.Base(debPath)
 	byTemplate := map[string][]Entry{}
-	var total int64
+	var counted sizes
 	_, err := deb.ReadFileContext(ctx, debPath, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
 		rest, ok := strings.CutPrefix(e.Path, CodeSigningDir)
 		if !ok || rest == "" {
@@ -142,22 +227,25 @@ func loadDeb(ctx context.Context, debPath string) (*Template, error) {
 		// e.Mode is the permission bits and setuid, setgid and sticky:
 		// dpkg-deb -x keeps all of them, and dpkg-source -b stores them.
 		te := Entry{Name: inner, Mode: e.Mode, ModTime: e.ModTime}
+		regular := e.Type == '0' || e.Type == '\x00'
+		size := int64(len(e.Linkname))
+		if regular {
+			size = e.Size
+		}
+		if err := counted.add(inner, size, regular); err != nil {
+			return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
+		}
 		switch e.Type {
 		case '5':
 			te.Mode |= fs.ModeDir
 		case '0', '\x00':
-			total += e.Size
-			if e.Size > maxEntrySize || total > maxTemplateSize {
-				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: errors.New("template too large")}
-			}
-			b, err := io.ReadAll(io.LimitReader(body, maxEntrySize+1))
-			if err != nil {
+			b := make([]byte, e.Size)
+			if _, err := io.ReadFull(body, b); err != nil {
 				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
 			}
 			te.Data = b
 		case '2':
 			// dpkg-deb -x makes the link, whatever its header's mode.
-			total += int64(len(e.Linkname))
 			te.Mode = fs.ModeSymlink | 0o777
 			te.Data = []byte(e.Linkname)
 		case '1':

@@ -84,28 +84,31 @@ func TestLoadDebLinks(t *testing.T) {
 
 // TestLoadDirLinks: a code-signing directory is read with lstat: links are
 // kept as links, never followed, and checked like a package's.
-func TestLoadDirLinks(t *testing.T) {
-	t.Parallel()
-	mk := func(t *testing.T) string {
-		dir := filepath.Join(t.TempDir(), "t")
-		if err := os.Mkdir(dir, 0o755); err != nil {
+// writeEntries writes entries (regular files and directories) below dir,
+// which it makes.
+func writeEntries(t *testing.T, dir string, entries []Entry) {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name)
+		var err error
+		if e.Mode.IsDir() {
+			err = os.MkdirAll(p, 0o755)
+		} else {
+			err = os.WriteFile(p, e.Data, e.Mode.Perm())
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range testEntries() {
-			p := filepath.Join(dir, e.Name)
-			var err error
-			if e.Mode.IsDir() {
-				err = os.MkdirAll(p, 0o755)
-			} else {
-				err = os.WriteFile(p, e.Data, e.Mode.Perm())
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		return dir
 	}
-	dir := mk(t)
+}
+
+func TestLoadDirLinks(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "t")
+	writeEntries(t, dir, testEntries())
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
 		t.Fatal(err)
@@ -133,7 +136,8 @@ func TestLoadDirLinks(t *testing.T) {
 
 	// Hard links: two names of one file inside source-template/ are
 	// refused; a file that has another name outside it is just a file.
-	dir = mk(t)
+	dir = filepath.Join(t.TempDir(), "t")
+	writeEntries(t, dir, testEntries())
 	if err := os.Link(filepath.Join(dir, "source-template/debian/copyright"), filepath.Join(outside, "copyright")); err != nil {
 		t.Fatal(err)
 	}

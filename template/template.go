@@ -8,8 +8,6 @@
 package template
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/internal/deb822"
 	"github.com/mksigned/mksigned/internal/debchangelog"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
@@ -70,6 +68,10 @@ func SignaturePath(pkg, file string) string {
 	return "debian/signatures/" + pkg + "/" + file + ".sig"
 }
 
+// maxDependsField bounds each Build-Depends field, as pkggen does (the
+// kernel template's largest is 479 bytes).
+const maxDependsField = 16 << 10
+
 // requiredFiles must be in every source-template (as debusine requires;
 // docs/formats.md §4.4).
 var requiredFiles = []string{"debian/changelog", "debian/control", "debian/copyright", "debian/rules"}
@@ -90,7 +92,13 @@ func Parse(name string, entries []Entry) (*Template, error) {
 			return nil, &inputerr.Error{Path: e.Name, Offset: inputerr.NoOffset, Err: err}
 		}
 		switch e.Mode.Type() {
-		case 0, fs.ModeDir:
+		case 0:
+			// Load checked this before reading; Parse's other callers
+			// hold the data already, but not the memory parsing takes.
+			if err := checkEntrySize(clean, int64(len(e.Data))); err != nil {
+				return nil, &inputerr.Error{Path: clean, Offset: inputerr.NoOffset, Err: err}
+			}
+		case fs.ModeDir:
 		case fs.ModeSymlink:
 			// Only the package's own tree may hold links: files.json
 			// and source-template/ itself are read, not shipped.
@@ -230,23 +238,29 @@ func (t *Template) checkSource() error {
 		return srcErr("debian/changelog", "version", fmt.Errorf("%s has a Debian revision, but a 3.0 (native) package needs a native version", t.Version))
 	}
 
-	ctl, err := control.ParseControl(bufio.NewReader(bytes.NewReader(t.file("debian/control").Data)), "")
+	// Only the source paragraph's fields are used; every paragraph is
+	// read, so that a malformed one is refused here.
+	paras, err := deb822.All(t.file("debian/control").Data)
 	if errors.Is(err, io.EOF) {
-		return srcErr("debian/control", "", errors.New("empty: it needs a source paragraph (Source, Build-Depends, ...) and one per binary package"))
+		err = nil // no paragraph: said below
 	}
 	if err != nil {
 		return srcErr("debian/control", "", inputerr.Tame(err))
 	}
+	if len(paras) == 0 {
+		return srcErr("debian/control", "", errors.New("empty: it needs a source paragraph (Source, Build-Depends, ...) and one per binary package"))
+	}
+	source := paras[0].Values
 	// Field names are case-insensitive, as dpkg reads them: a template
 	// that writes "build-depends:" still pins its unsigned packages.
 	seen := map[string]string{}
-	for k := range ctl.Source.Values {
+	for k := range source {
 		if prev, dup := seen[strings.ToLower(k)]; dup {
 			return srcErr("debian/control", k, fmt.Errorf("given twice, as %s and %s (dpkg reads field names without regard to case)", prev, k))
 		}
 		seen[strings.ToLower(k)] = k
 	}
-	field := func(name string) string { return ctl.Source.Values[seen[strings.ToLower(name)]] }
+	field := func(name string) string { return source[seen[strings.ToLower(name)]] }
 	if src := strings.TrimSpace(field("Source")); src != t.SourceName {
 		return srcErr("debian/control", "Source", fmt.Errorf("is %s but debian/changelog says %s", inputerr.Value(src), inputerr.Value(t.SourceName)))
 	}
@@ -254,6 +268,11 @@ func (t *Template) checkSource() error {
 		v := strings.TrimSpace(field(name))
 		if v == "" {
 			continue
+		}
+		// pault's parser builds each name and version a byte at a time,
+		// in time quadratic in its length: the field is bounded first.
+		if len(v) > maxDependsField {
+			return srcErr("debian/control", name, fmt.Errorf("is %d bytes, more than the %d a signing template's may have", len(v), maxDependsField))
 		}
 		d, err := dependency.Parse(strings.Join(strings.Fields(v), " "))
 		if err != nil {

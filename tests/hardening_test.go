@@ -163,11 +163,17 @@ func writeDeb(t *testing.T, path string, members ...arMember) {
 // controlMember is control.tar.gz for package hardening-unsigned.
 func controlMember(t *testing.T) arMember {
 	t.Helper()
+	return controlMemberOf(t, "Package: "+hardPkg+"\nVersion: "+hardVersion+"\nArchitecture: amd64\n"+
+		"Maintainer: mksigned tests <tests@example.org>\nDescription: synthetic package for the hardening tests\n")
+}
+
+// controlMemberOf is control.tar.gz holding the control file text.
+func controlMemberOf(t *testing.T, text string) arMember {
+	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	tw := tar.NewWriter(zw)
-	control := []byte("Package: " + hardPkg + "\nVersion: " + hardVersion + "\nArchitecture: amd64\n" +
-		"Maintainer: mksigned tests <tests@example.org>\nDescription: synthetic package for the hardening tests\n")
+	control := []byte(text)
 	for _, h := range []*tar.Header{
 		{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755},
 		{Typeflag: tar.TypeReg, Name: "./control", Mode: 0o644, Size: int64(len(control))},
@@ -705,9 +711,9 @@ func TestBombsAndAbsurdSizes(t *testing.T) {
 			deb: func(t *testing.T) string {
 				return hardDeb(t, ".xz", compressed(t, []hardFile{{name: hardModule, size: 1 << 40, data: module, short: true}}, "xz"))
 			}, prefix: "data.tar.xz: " + hardModule + ": ", want: []string{"1099511627776"}},
-		{name: "listed file claims 500 MiB in a short data.tar.xz", listed: hardModule + ":linux-module",
+		{name: "listed file claims 120 MiB (under the limit) in a short data.tar.xz", listed: hardModule + ":linux-module",
 			deb: func(t *testing.T) string {
-				return hardDeb(t, ".xz", compressed(t, []hardFile{{name: hardModule, size: 500 << 20, data: module, short: true}}, "xz"))
+				return hardDeb(t, ".xz", compressed(t, []hardFile{{name: hardModule, size: 120 << 20, data: module, short: true}}, "xz"))
 			}, prefix: "data.tar.xz: " + hardModule + ": ", want: []string{"truncated"}},
 		{name: "unlisted file claims 1 TiB in a short data.tar.zst", listed: hardModule + ":linux-module",
 			deb: func(t *testing.T) string {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
-	"github.com/mksigned/mksigned/internal/inputfile"
+	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
@@ -48,11 +48,11 @@ module signature carries no certificate: its structure is checked, and with
 		clobber.Input{Flag: "--cert", Path: certPath}); err != nil {
 		return err
 	}
-	data, err := inputfile.ReadFile(ctx, pos[0])
+	data, err := job.ReadLimited(ctx, pos[0], job.MaxFileSize, "a file to sign")
 	if err != nil {
 		return err
 	}
-	sig, err := inputfile.ReadFile(ctx, sigPath)
+	sig, err := job.ReadLimited(ctx, sigPath, job.MaxSignatureSize, "a detached signature")
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ that sign-file appended for linux-module.
 	if err := checkOutputFile(out, clobber.Input{Flag: "SIGNED", Path: pos[0]}); err != nil {
 		return err
 	}
-	data, err := inputfile.ReadFile(ctx, pos[0])
+	data, err := job.ReadLimited(ctx, pos[0], job.MaxFileSize+job.MaxSignatureSize, "a signed file")
 	if err != nil {
 		return err
 	}

@@ -98,16 +98,28 @@ func kind(m fs.FileMode) string {
 // ctx's error when ctx is done, checked before every read of at most
 // readChunk bytes.
 func ReadFile(ctx context.Context, name string) ([]byte, error) {
+	return ReadFileLimit(ctx, name, -1, "")
+}
+
+// ReadFileLimit is ReadFile for a file of at most limit bytes (none when
+// limit < 0): its size is checked before anything is read, and what names
+// such a file in the error about a larger one ("a detached signature").
+// No more than the size the file had when opened is read.
+func ReadFileLimit(ctx context.Context, name string, limit int64, what string) ([]byte, error) {
 	f, err := Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	size := 512
-	if fi, err := f.Stat(); err == nil && fi.Size() < 1<<30 {
-		size = int(fi.Size()) + 1 // one more, to see the end without growing
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	b := make([]byte, 0, size)
+	size := fi.Size()
+	if limit >= 0 && size > limit {
+		return nil, fmt.Errorf("%s: is %d bytes, more than the %d %s may have", name, size, limit, what)
+	}
+	b := make([]byte, 0, min(size, 1<<30)+1) // one more, to see the end
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -117,6 +129,9 @@ func ReadFile(ctx context.Context, name string) ([]byte, error) {
 		}
 		n, err := f.Read(b[len(b):min(cap(b), len(b)+readChunk)])
 		b = b[:len(b)+n]
+		if limit >= 0 && int64(len(b)) > limit {
+			return nil, fmt.Errorf("%s: grew past the %d bytes %s may have while it was read", name, limit, what)
+		}
 		if err == io.EOF {
 			return b, nil
 		}

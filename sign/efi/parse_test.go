@@ -215,6 +215,11 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		img, err := Parse(b)
+		// CheckHead is the start of Parse: what it refuses, Parse
+		// refuses in the same words.
+		if herr := CheckHead(b[:min(len(b), HeadSize)], int64(len(b))); herr != nil && (err == nil || err.Error() != herr.Error()) {
+			t.Fatalf("CheckHead: %v, but Parse: %v", herr, err)
+		}
 		if err != nil {
 			var ie *inputerr.Error
 			if !errors.As(err, &ie) {
@@ -375,5 +380,38 @@ func checkImage(t *testing.T, img *Image, b []byte) {
 	}
 	if !bytes.Equal(rimg.Digest(), digest) {
 		t.Fatalf("Remove changed the digest from %x to %x", digest, rimg.Digest())
+	}
+}
+
+// TestCheckHead: an image is refused from its first bytes when they are
+// no MS-DOS header, point the PE header past the end or hold no PE
+// signature where they point; a real image's head passes.
+func TestCheckHead(t *testing.T) {
+	t.Parallel()
+	img := fixture(t, pairs[0].unsignedDeb, pairs[0].unsignedPath)
+	head := img[:HeadSize]
+	if err := CheckHead(head, int64(len(img))); err != nil {
+		t.Errorf("fwupdx64.efi: %v", err)
+	}
+	lfanew := func(v uint32) []byte {
+		b := bytes.Clone(head)
+		put32(b, offLfanew, v)
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		head []byte
+		size int64
+		want string
+	}{
+		{"zeros", make([]byte, HeadSize), 500 << 20, "no MZ signature"},
+		{"short", img[:10], 10, "shorter than an MS-DOS header"},
+		{"e_lfanew past the end", lfanew(0x7ffffff0), 500 << 20, "PE header would end past the end"},
+		{"no PE signature", lfanew(0x44), 500 << 20, "no PE signature"},
+	} {
+		err := CheckHead(tc.head, tc.size)
+		if err == nil || !errors.Is(err, ErrNotPE) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrNotPE saying %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -82,18 +82,9 @@ type section struct {
 func Parse(b []byte) (*Image, error) {
 	size := int64(len(b))
 	img := &Image{data: b}
-	if size < dosHeaderSize {
-		return nil, notPE(0, "file is %d bytes, shorter than an MS-DOS header (%d)", size, dosHeaderSize)
-	}
-	if b[0] != 'M' || b[1] != 'Z' {
-		return nil, notPE(0, "no MZ signature (got % x)", b[:2])
-	}
-	pe := int64(le32(b, offLfanew))
-	if pe+4+coffHeaderSize > size {
-		return nil, notPE(offLfanew, "e_lfanew %#x: PE header would end past the end of the file (size %#x)", pe, size)
-	}
-	if string(b[pe:pe+4]) != "PE\x00\x00" {
-		return nil, notPE(pe, "no PE signature (got %q)", b[pe:pe+4])
+	pe, err := parseHead(b, size)
+	if err != nil {
+		return nil, err
 	}
 	coff := pe + 4
 	nsect := int64(le16(b, coff+2))
@@ -210,6 +201,44 @@ func sectionName(b []byte) string {
 		b = b[:i]
 	}
 	return fmt.Sprintf("%q", b)
+}
+
+// HeadSize is how much of an image CheckHead looks at: the MS-DOS header
+// and, where e_lfanew points in it (0x40 to 0x100 in real images), the PE
+// signature.
+const HeadSize = 4096
+
+// CheckHead makes the first checks Parse would make of a size-byte image,
+// given its first min(size, HeadSize) bytes: that it starts with an MS-DOS
+// header whose e_lfanew leaves room for the PE headers and, when it
+// points into head, that the PE signature is there. A reader can refuse
+// what is no PE image before it holds the rest. The errors are Parse's.
+func CheckHead(head []byte, size int64) error {
+	if int64(len(head)) < min(size, HeadSize) {
+		return fmt.Errorf("CheckHead: %d bytes of a %d-byte image, want %d", len(head), size, min(size, HeadSize))
+	}
+	_, err := parseHead(head, size)
+	return err
+}
+
+// parseHead checks the MS-DOS header and the PE signature of a size-byte
+// image whose first bytes are b, as far as b goes, and returns the offset
+// of the PE signature.
+func parseHead(b []byte, size int64) (int64, error) {
+	if size < dosHeaderSize {
+		return 0, notPE(0, "file is %d bytes, shorter than an MS-DOS header (%d)", size, dosHeaderSize)
+	}
+	if b[0] != 'M' || b[1] != 'Z' {
+		return 0, notPE(0, "no MZ signature (got % x)", b[:2])
+	}
+	pe := int64(le32(b, offLfanew))
+	if pe+4+coffHeaderSize > size {
+		return 0, notPE(offLfanew, "e_lfanew %#x: PE header would end past the end of the file (size %#x)", pe, size)
+	}
+	if pe+4 <= int64(len(b)) && string(b[pe:pe+4]) != "PE\x00\x00" {
+		return 0, notPE(pe, "no PE signature (got %q)", b[pe:pe+4])
+	}
+	return pe, nil
 }
 
 func le16(b []byte, off int64) uint16 { return binary.LittleEndian.Uint16(b[off:]) }
