@@ -131,9 +131,9 @@ func TestBadInput(t *testing.T) {
 		// A tar header's mtime holds 2242-03-16 12:56:31 at most: later
 		// panicked while writing; 1960 was reported as an mtime.
 		{"changelog date after 2242", withChangelogDate(t, "Sat, 17 Mar 2242 09:15:57 +0000"), []string{unsigned}, signWith,
-			[]string{"fwupd-amd64-signed-template: debian/changelog: top entry's date", "out of range"}},
+			[]string{"fwupd-amd64-signed-template: source-template/debian/changelog: Date: the top entry's date", "is out of the range a tarball's timestamps hold"}},
 		{"changelog date before 1970", withChangelogDate(t, "Wed, 27 Jan 1960 09:15:57 +0000"), []string{unsigned}, signWith,
-			[]string{"fwupd-amd64-signed-template: debian/changelog: top entry's date", "out of range"}},
+			[]string{"fwupd-amd64-signed-template: source-template/debian/changelog: Date: the top entry's date", "is out of the range a tarball's timestamps hold"}},
 		{"key and cert do not match", tmpl, []string{unsigned}, []string{"--key", key, "--cert", otherCert},
 			[]string{"does not match"}},
 	}

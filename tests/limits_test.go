@@ -210,11 +210,11 @@ func TestVerifyReadsBounded(t *testing.T) {
 		want []string
 	}{
 		{"tarball a link to /dev/zero", func(_, tarxz string) { toZero(tarxz) },
-			[]string{filepath.Base(tarxz) + ": is a character device, not a regular file"}},
+			[]string{filepath.Base(tarxz) + ": not a regular file: a character device"}},
 		{"tarball of 1 GiB", func(_, tarxz string) { grow(tarxz) },
 			[]string{filepath.Base(tarxz) + ": size 1073741824, but " + filepath.Base(dsc) + " says "}},
 		{".dsc a link to /dev/zero", func(dsc, _ string) { toZero(dsc) },
-			[]string{filepath.Base(dsc) + ": is a character device, not a regular file"}},
+			[]string{filepath.Base(dsc) + ": not a regular file: a character device"}},
 		{".dsc of 1 GiB", func(dsc, _ string) { grow(dsc) },
 			[]string{filepath.Base(dsc) + ": is 1073741824 bytes, more than the 65536 a .dsc may have"}},
 	} {
@@ -251,13 +251,13 @@ func TestAttachDetachReadBounded(t *testing.T) {
 		{"attach: 1 GiB signature", []string{"attach", "--type", "efi", "--signature", big, "--output", out, efiPath},
 			"big: is 1073741824 bytes, more than the 1048576 a detached signature may have"},
 		{"attach: signature /dev/zero", []string{"attach", "--type", "linux-module", "--signature", "/dev/zero", "--output", out, efiPath},
-			"/dev/zero: is a character device, not a regular file"},
+			"/dev/zero: not a regular file: a character device"},
 		{"attach: 1 GiB file", []string{"attach", "--type", "efi", "--signature", sigPath, "--output", out, big},
 			"big: is 1073741824 bytes, more than the 134217728 a file to sign may have"},
 		{"detach: 1 GiB file", []string{"detach", "--type", "efi", "--output", out, big},
 			"big: is 1073741824 bytes, more than the 135266304 a signed file may have"},
 		{"detach: /dev/zero", []string{"detach", "--type", "linux-module", "--output", out, "/dev/zero"},
-			"/dev/zero: is a character device, not a regular file"},
+			"/dev/zero: not a regular file: a character device"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			refusedQuickly(t, []string{c.want}, c.args...)
