@@ -180,8 +180,14 @@ func readSourceSignatures(ctx context.Context, dscPath string) ([]sourceSig, err
 			tarName, want, size = c.Filename, c.Hash, c.Size
 		}
 	}
-	if tarName == "" || filepath.Base(tarName) != tarName {
+	if tarName == "" {
 		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset, Err: errors.New("names no tarball")}
+	}
+	// The tarball lies beside the .dsc: a plain file name, nothing the
+	// system would refuse (a NUL) or take elsewhere.
+	if filepath.Base(tarName) != tarName || tarName == "." || tarName == ".." || strings.ContainsAny(tarName, "\x00/") {
+		return nil, &inputerr.Error{File: dscPath, Field: "Checksums-Sha256", Offset: inputerr.NoOffset,
+			Err: fmt.Errorf("names the tarball %s, which is not a file name beside the .dsc", inputerr.Name(tarName))}
 	}
 	tarPath := filepath.Join(filepath.Dir(dscPath), tarName)
 	tarFile, got, err := openRegular(tarPath)
