@@ -12,12 +12,14 @@ import (
 
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/sigtype"
 )
 
 // SigType is the kind of signature files.json asks for.
 type SigType = sign.SigType
 
-// The signature types Debian's signing service knows (docs/formats.md §4.2).
+// The signature types Debian's signing service knows (docs/formats.md §4.2);
+// package sigtype is the registry files.json is checked against.
 const (
 	EFI         = sign.EFI         // Authenticode over a PE/COFF image
 	LinuxModule = sign.LinuxModule // PKCS#7 appended to a kernel module
@@ -172,8 +174,8 @@ func parsePackage(field, name string, raw json.RawMessage) (*Package, error) {
 			return nil, fieldErr(f+".sig_type", errors.New("missing"))
 		}
 		st := SigType(*jf.SigType)
-		if st != EFI && st != LinuxModule {
-			return nil, fieldErr(f+".sig_type", fmt.Errorf("unknown sig_type %q (known: %q, %q)", st, EFI, LinuxModule))
+		if _, err := sigtype.Get(*jf.SigType); err != nil {
+			return nil, fieldErr(f+".sig_type", err)
 		}
 		clean, err := CleanPath(*jf.File)
 		if err != nil {
