@@ -2,13 +2,10 @@ package sigreq
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
 // FuzzParse: Parse never panics, fails with an *inputerr.Error, and what
@@ -28,10 +25,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(bytes.NewReader(data))
 		if err != nil {
-			var ie *inputerr.Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
-			}
+			inputErr(t, err)
 			return
 		}
 		if err := r.Validate(); err != nil {

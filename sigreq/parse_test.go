@@ -39,6 +39,17 @@ func goodRequest() *Request {
 	}
 }
 
+// inputErr returns err as the *inputerr.Error every error of Parse and
+// ReadResponse is, and fails the test if it is not one.
+func inputErr(t *testing.T, err error) *inputerr.Error {
+	t.Helper()
+	var ie *inputerr.Error
+	if !errors.As(err, &ie) {
+		t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
+	}
+	return ie
+}
+
 // jsonMarshal is Marshal without Validate, for requests Parse must refuse.
 func jsonMarshal(r *Request) ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 
@@ -186,10 +197,7 @@ func TestParseRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse accepted it: %+v", r)
 			}
-			var ie *inputerr.Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
-			}
+			ie := inputErr(t, err)
 			if ie.Field != c.field {
 				t.Errorf("error %q names field %q, want %q", err, ie.Field, c.field)
 			}

@@ -3,13 +3,10 @@ package sigreq
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
 // FuzzReadResponse: ReadResponse never panics, fails with an
@@ -28,10 +25,7 @@ func FuzzReadResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sigs, err := ReadResponse(bytes.NewReader(data))
 		if err != nil {
-			var ie *inputerr.Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
-			}
+			inputErr(t, err)
 			return
 		}
 		var list []Signature
@@ -100,9 +94,8 @@ func FuzzReadResponseHeaders(f *testing.F) {
 			return
 		}
 		sigs, err := ReadResponse(&b)
-		var ie *inputerr.Error
-		if err != nil && !errors.As(err, &ie) {
-			t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
+		if err != nil {
+			inputErr(t, err)
 		}
 		ok := func(name string, typ byte, size int64) bool {
 			return checkEntryName(name) == nil && typ == tar.TypeReg && size >= 1 && size <= MaxSignatureSize

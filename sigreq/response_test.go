@@ -3,7 +3,6 @@ package sigreq
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/internal/testutil"
 )
 
@@ -264,10 +262,7 @@ func TestReadResponseRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ReadResponse accepted it: %d signatures", len(sigs))
 			}
-			var ie *inputerr.Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %q (%T) is not an *inputerr.Error", err, err)
-			}
+			ie := inputErr(t, err)
 			if ie.Path != c.path {
 				t.Errorf("error %q names entry %q, want %q", err, ie.Path, c.path)
 			}
