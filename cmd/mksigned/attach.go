@@ -5,13 +5,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mksigned/mksigned/internal/atomicfile"
 	"github.com/mksigned/mksigned/internal/clobber"
-	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
@@ -153,23 +150,10 @@ func typeUsage() string {
 	return "signature type: `" + names[0] + "` or " + strings.Join(names[1:], " or ")
 }
 
-// checkOutputFile refuses, before any work, an output that is a directory
-// or in none, and one that is an input: writing it would destroy the
-// input (os.Rename replaces the name; a link to the input or a second name
-// of it counts too, compared by device and inode).
+// checkOutputFile refuses, before any work, an output that is a
+// directory or in none, and one that is an input (see clobber.OutputFile).
 func checkOutputFile(out string, inputs ...clobber.Input) error {
-	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return fmt.Errorf("--output %s is a directory: give the name of the file to write", inputerr.Name(out))
-	}
-	if dir := filepath.Dir(out); !isDir(dir) {
-		return fmt.Errorf("--output %s: %s is not an existing directory", inputerr.Name(out), inputerr.Name(dir))
-	}
-	return clobber.File("--output "+inputerr.Name(out), out, inputs...)
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
+	return clobber.OutputFile("--output", out, inputs...)
 }
 
 // writeOutput writes data to out through a temporary file beside it, so a

@@ -21,6 +21,27 @@ type Input struct {
 	Flag, Path string
 }
 
+// OutputFile refuses, before any work, an output file out (named by flag,
+// "--output") that is a directory or in none, and one that is an input:
+// writing it would destroy the input (os.Rename replaces the name; a
+// link to the input or a second name of it counts too, compared by device
+// and inode).
+func OutputFile(flag, out string, inputs ...Input) error {
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s %s is a directory: give the name of the file to write", flag, inputerr.Name(out))
+	}
+	if dir := filepath.Dir(out); !IsDir(dir) {
+		return fmt.Errorf("%s %s: %s is not an existing directory", flag, inputerr.Name(out), inputerr.Name(dir))
+	}
+	return File(flag+" "+inputerr.Name(out), out, inputs...)
+}
+
+// IsDir says whether p is a directory, once links are followed.
+func IsDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
 // File refuses to write the file at path when it is one of inputs; what
 // names path in the message ("--output sig"). An input that cannot be
 // looked at is left to the code that reads it to report.
