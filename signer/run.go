@@ -37,7 +37,10 @@ type RunOptions struct {
 	// Exactly one is given.
 	Output, OutputDir string
 	Stdout            io.Writer
-	Key               *sign.Key
+	// OpenKey opens the signing key. Run calls it once everything else
+	// has been read and checked, so that a bad request or policy never
+	// costs a token session, and closes the key at the end.
+	OpenKey func() (*sign.Key, error)
 	// Policy is the policy file; empty is refused unless NoPolicy.
 	Policy   string
 	NoPolicy bool
@@ -89,11 +92,16 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := Sign(ctx, req, o.Key, opts)
+	key, err := o.OpenKey()
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Request: req, KeySHA256: CertSHA256(o.Key.Cert), Signatures: sigs}
+	defer key.Close()
+	sigs, err := Sign(ctx, req, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Request: req, KeySHA256: CertSHA256(key.Cert), Signatures: sigs}
 	if o.OutputDir != "" {
 		files := make(map[string][]byte, len(sigs))
 		for _, s := range sigs {
@@ -125,7 +133,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 // checkRun checks o before anything is read.
 func checkRun(o *RunOptions) error {
 	switch {
-	case o.Key == nil:
+	case o.OpenKey == nil:
 		return errors.New("no signing key")
 	case o.Request == "":
 		return errors.New("no request given")

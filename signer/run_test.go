@@ -13,14 +13,15 @@ import (
 
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/testutil"
+	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sigreq"
 )
 
 // runDir is a directory holding a request of n files and a policy for
 // key; it returns their paths.
-func runDir(t *testing.T, n int, templates string) (dir, req, pol string, run RunOptions) {
+func runDir(t *testing.T, n int, templates string) (dir, req, pol string, run RunOptions, key *sign.Key) {
 	t.Helper()
-	key, _ := newKey(t)
+	key, _ = newKey(t)
 	dir = t.TempDir()
 	data, err := request(t, n).Marshal()
 	if err != nil {
@@ -41,18 +42,19 @@ func runDir(t *testing.T, n int, templates string) (dir, req, pol string, run Ru
 	if err := os.WriteFile(pol, []byte(p), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, req, pol, RunOptions{Request: req, Key: key, Policy: pol, AuditLog: filepath.Join(dir, "audit.log"), Jobs: 2}
+	open := func() (*sign.Key, error) { return key, nil }
+	return dir, req, pol, RunOptions{Request: req, OpenKey: open, Policy: pol, AuditLog: filepath.Join(dir, "audit.log"), Jobs: 2}, key
 }
 
-// wantSigs fails unless got are the signatures Sign makes for the
-// request in dir.
-func wantSigs(t *testing.T, got map[string][]byte, o RunOptions) {
+// wantSigs fails unless got are the signatures Sign makes with key for
+// the request of o.
+func wantSigs(t *testing.T, got map[string][]byte, o RunOptions, key *sign.Key) {
 	t.Helper()
 	req, err := readRequest(context.Background(), o.Request, o.Stdin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigs, err := Sign(context.Background(), req, o.Key, unchecked(1))
+	sigs, err := Sign(context.Background(), req, key, unchecked(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +71,13 @@ func TestRunOutputs(t *testing.T) {
 	t.Parallel()
 	t.Run("file", func(t *testing.T) {
 		t.Parallel()
-		dir, _, _, o := runDir(t, 3, "fwupd-*")
+		dir, _, _, o, key := runDir(t, 3, "fwupd-*")
 		o.Output = filepath.Join(dir, "resp.tar")
 		r, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Written != o.Output || len(r.Signatures) != 3 || r.KeySHA256 != CertSHA256(o.Key.Cert) {
+		if r.Written != o.Output || len(r.Signatures) != 3 || r.KeySHA256 != CertSHA256(key.Cert) {
 			t.Errorf("Result %+v", r)
 		}
 		f, err := os.Open(o.Output)
@@ -87,7 +89,7 @@ func TestRunOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantSigs(t, got, o)
+		wantSigs(t, got, o, key)
 		if d := cmp.Diff([]string{"audit.log", "policy.yaml", "req.json", "resp.tar"}, testutil.ListDir(t, dir)); d != "" {
 			t.Errorf("directory (-want +got):\n%s", d)
 		}
@@ -97,7 +99,7 @@ func TestRunOutputs(t *testing.T) {
 	})
 	t.Run("directory", func(t *testing.T) {
 		t.Parallel()
-		dir, _, _, o := runDir(t, 2, "fwupd-*")
+		dir, _, _, o, key := runDir(t, 2, "fwupd-*")
 		o.OutputDir = filepath.Join(dir, "sigs")
 		if _, err := Run(context.Background(), o); err != nil {
 			t.Fatal(err)
@@ -110,11 +112,11 @@ func TestRunOutputs(t *testing.T) {
 			}
 			got[p] = b
 		}
-		wantSigs(t, got, o)
+		wantSigs(t, got, o, key)
 	})
 	t.Run("standard input and output", func(t *testing.T) {
 		t.Parallel()
-		dir, req, _, o := runDir(t, 2, "fwupd-*")
+		dir, req, _, o, key := runDir(t, 2, "fwupd-*")
 		data, err := os.ReadFile(req)
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +135,7 @@ func TestRunOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Stdin = bytes.NewReader(data)
-		wantSigs(t, got, o)
+		wantSigs(t, got, o, key)
 		if d := cmp.Diff([]string{"audit.log", "policy.yaml", "req.json"}, testutil.ListDir(t, dir)); d != "" {
 			t.Errorf("directory (-want +got):\n%s", d)
 		}
@@ -141,7 +143,7 @@ func TestRunOutputs(t *testing.T) {
 }
 
 // TestRunRefuses: each refusal writes nothing, makes no signature and no
-// audit record.
+// audit record, and opens the key only when the policy is what refuses.
 func TestRunRefuses(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -156,7 +158,7 @@ func TestRunRefuses(t *testing.T) {
 		}, "req.json: version: unknown request version"},
 		{"request is a directory", func(t *testing.T, dir string, o *RunOptions) { o.Request = dir }, "not a regular file"},
 		{"policy refuses", func(t *testing.T, dir string, o *RunOptions) {
-			_, _, pol, _ := runDir(t, 1, "shim-*") // another key's, and another template
+			_, _, pol, _, _ := runDir(t, 1, "shim-*") // another key's, and another template
 			o.Policy = pol
 		}, "policy refuses the request"},
 		{"no policy", func(t *testing.T, dir string, o *RunOptions) { o.Policy = "" }, ErrNoPolicy.Error()},
@@ -182,12 +184,14 @@ func TestRunRefuses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			dir, _, _, o := runDir(t, 2, "fwupd-*")
+			dir, _, _, o, key := runDir(t, 2, "fwupd-*")
 			o.Output = filepath.Join(dir, "resp.tar")
 			if err := os.WriteFile(filepath.Join(dir, "audit.log"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			c.edit(t, dir, &o)
+			opened, open := 0, o.OpenKey
+			o.OpenKey = func() (*sign.Key, error) { opened++; return open() }
 			before := testutil.ListDir(t, dir)
 			r, err := Run(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -199,8 +203,12 @@ func TestRunRefuses(t *testing.T) {
 			if d := cmp.Diff(before, testutil.ListDir(t, dir)); d != "" {
 				t.Errorf("files in the directory changed (-before +after):\n%s", d)
 			}
-			if n := o.Key.Signer.(*countingSigner).calls.Load(); n != 0 {
+			if n := key.Signer.(*countingSigner).calls.Load(); n != 0 {
 				t.Errorf("%d Sign calls", n)
+			}
+			// Only the policy needs the key (its certificate) to refuse.
+			if wantOpen := c.name == "policy refuses"; (opened > 0) != wantOpen {
+				t.Errorf("the key was opened %d times, want it opened: %v", opened, wantOpen)
 			}
 			if fi, err := os.Stat(filepath.Join(dir, "audit.log")); err == nil && fi.Size() != 0 && c.name != "corrupt audit log" {
 				t.Errorf("the audit log has %d bytes", fi.Size())
@@ -213,7 +221,7 @@ func TestRunRefuses(t *testing.T) {
 // the context's error.
 func TestRunInterrupted(t *testing.T) {
 	t.Parallel()
-	dir, _, _, o := runDir(t, 2, "fwupd-*")
+	dir, _, _, o, _ := runDir(t, 2, "fwupd-*")
 	o.Output = filepath.Join(dir, "resp.tar")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
