@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/mksigned/mksigned/deb"
-	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -31,15 +30,10 @@ template changelog's top date: the same inputs give the same bytes.
 `, stdout)
 	var o job.GenerateOptions
 	var unsigned multiFlag
-	var keyPath, certPath, passFile, module string
+	var k keyRef
 	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
 	fs.Var(&unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
-	fs.StringVar(&keyPath, "key", "", "PEM private `KEY` (RSA or ECDSA; PKCS#1, PKCS#8 or SEC 1; may be encrypted),\n"+
-		"or a key in a PKCS#11 token: pkcs11:token=LABEL;object=LABEL[?pin-source=file:PIN]")
-	fs.StringVar(&module, "pkcs11-module", "", moduleUsage)
-	fs.StringVar(&passFile, "key-passphrase-file", "", "read the passphrase of an encrypted --key from `FILE` (else $"+envPassphrase+" or $KBUILD_SIGN_PIN)")
-	fs.StringVar(&certPath, "cert", "", "X.509 certificate `CERT` of the key, PEM or DER (a pkcs11: key without it takes\n"+
-		"the token's); with --signatures, checks them")
+	addKeyFlags(fs, &k, "; with --signatures, checks them")
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "check everything that needs no key, print the plan, write nothing")
@@ -64,9 +58,9 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("at least one --unsigned package is required")
 	case o.Output == "" && !o.DryRun:
 		return usagef("--output is required")
-	case o.Signatures != "" && keyPath != "":
+	case o.Signatures != "" && k.key != "":
 		return usagef("--key and --signatures exclude each other: sign here, or take signatures made elsewhere")
-	case o.Signatures == "" && !o.DryRun && keyPath == "":
+	case o.Signatures == "" && !o.DryRun && k.key == "":
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
 	case o.Jobs < 1:
 		return usagef("--jobs must be at least 1")
@@ -75,23 +69,23 @@ template changelog's top date: the same inputs give the same bytes.
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
-	if err := keyFlags(keyPath, certPath, passFile, module); err != nil {
+	if err := k.check(); err != nil {
 		return err
 	}
 	if err := deb.CheckDecompressEnv(); err != nil {
 		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}}
+	o.Inputs = k.inputs()
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
-	if keyPath != "" {
-		if o.Key, err = openKey(keyPath, certPath, passFile, module); err != nil {
+	if k.key != "" {
+		if o.Key, err = k.open(); err != nil {
 			return err
 		}
 		defer o.Key.Close()
-	} else if certPath != "" {
-		if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
+	} else if k.cert != "" {
+		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
 			return err
 		}
 	}
