@@ -56,6 +56,7 @@ func commands() []command {
 		{"verify", "check every signature of a -signed source package against the unsigned files", runVerify},
 		{"attach", "attach a detached signature to an EFI image or kernel module", runAttach},
 		{"detach", "take the signature out of a signed EFI image or kernel module", runDetach},
+		{"sign-request", "on the signing host: sign the digests of a request from mksigned request", runSignRequest(os.Stdin)},
 		{"audit", "check a signing audit log: mksigned audit verify LOG", runAudit},
 	}
 }
@@ -125,12 +126,19 @@ Usage:
 
 Commands:
 `)
+	lines := [][2]string{}
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		lines = append(lines, [2]string{c.name, c.summary})
 	}
-	fmt.Fprint(w, `  help      show this help, or a command's: mksigned help generate
-  version   print the version
-
+	lines = append(lines, [2]string{"help", "show this help, or a command's: mksigned help generate"}, [2]string{"version", "print the version"})
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, l[0], l[1])
+	}
+	fmt.Fprint(w, `
 Exit status: 0 on success, 1 for bad input or a failed check, 2 for bad
 usage, 130 when interrupted (SIGINT or SIGTERM) before writing began.
 `)
