@@ -61,9 +61,18 @@ type result struct {
 // mksigned runs the binary with args in dir and extra environment.
 func mksigned(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	return mksignedStdin(t, dir, env, nil, args...)
+}
+
+// mksignedStdin is mksigned with stdin as standard input (none if nil).
+func mksignedStdin(t *testing.T, dir string, env []string, stdin []byte, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(mksignedBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
