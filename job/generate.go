@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -92,11 +93,15 @@ type Progress struct {
 // Item is one file to sign.
 type Item struct {
 	Package string // unsigned package name
+	Version string // and its version
 	Deb     string // the .deb it came from
 	File    template.File
 	Size    int64
 	Sig     []byte
-	member  string // the .deb's data member, for errors
+	// Digest is what is signed, and SHA256 the whole file's hash: set for
+	// a request (Request), where they go to the signing host.
+	Digest, SHA256 []byte
+	member         string // the .deb's data member, for errors
 }
 
 // SigPath is where Item's signature lives in the source package.
@@ -139,6 +144,10 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	src, err := opts.source(r)
+	if err != nil {
+		return nil, err
+	}
 	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch}
 	if !opts.DryRun {
 		// The tarball is written and compressed while the files are
@@ -151,7 +160,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 		wopts.Precompressed = pkggen.Precompress(r.tree(), wopts, pending)
 		defer wopts.Precompressed.Close()
 	}
-	if err := r.run(ctx, opts, debs, wopts.Precompressed); err != nil {
+	if err := r.run(ctx, opts.collect(src), debs, wopts.Precompressed); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -168,6 +177,42 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 		r.Written = append(r.Written, filepath.Join(opts.Output, filepath.Base(w)))
 	}
 	return r, nil
+}
+
+// source is where opts says the signatures come from; for given ones it
+// refuses signatures no listed file uses before any file is read.
+func (opts GenerateOptions) source(r *Result) (source, error) {
+	switch {
+	case opts.Signatures != "":
+		store, err := openSignatures(opts.Signatures)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkUnused(store, r.Items); err != nil {
+			return nil, err
+		}
+		return givenSource{store: store, cert: opts.Cert}, nil
+	case opts.DryRun:
+		return noSource{}, nil
+	case opts.Key == nil:
+		return nil, errors.New("no key, no --signatures and not a dry run: nothing to sign with")
+	}
+	return keySource{key: opts.Key, epoch: r.Epoch}, nil
+}
+
+// collect is how run reads and where its signatures come from.
+type collect struct {
+	src       source
+	jobs      int
+	progress  func(Progress)
+	stopEarly bool
+	// hashFiles has the reader hash each streamed file whole (Item.SHA256),
+	// for a request.
+	hashFiles bool
+}
+
+func (opts GenerateOptions) collect(src source) collect {
+	return collect{src: src, jobs: opts.Jobs, progress: opts.Progress, stopEarly: opts.StopEarly}
 }
 
 // unsignedDeb is one --unsigned package, matched with what files.json asks
@@ -247,7 +292,7 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 		}
 		d := &unsignedDeb{path: path, pkg: pkg, spec: spec, items: map[string]*Item{}}
 		for _, f := range spec.Files {
-			d.items[f.Path] = &Item{Package: pkg.Name, Deb: path, File: f, Size: -1, member: pkg.DataMember}
+			d.items[f.Path] = &Item{Package: pkg.Name, Version: pkg.Version, Deb: path, File: f, Size: -1, member: pkg.DataMember}
 		}
 		byPkg[pkg.Name] = d
 		debs = append(debs, d)
@@ -266,11 +311,6 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 					Err: fmt.Errorf("%s: its signature %s would be left out of the source package: dpkg-source -b excludes names matching %q", strconv.Quote(f.Path), it.SigPath(), pat)}
 			}
 			r.Items = append(r.Items, it)
-		}
-	}
-	if opts.Signatures != "" {
-		if err := checkSignatureDir(opts.Signatures, r.Items); err != nil {
-			return nil, nil, err
 		}
 	}
 	return r, debs, nil
@@ -314,8 +354,8 @@ type task struct {
 // error stops everything at once, the other packages' readers in the
 // middle of a read; which error that is can depend on timing when
 // several inputs are bad.
-func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
-	jobs := jobCount(opts.Jobs)
+func (r *Result) run(ctx context.Context, opts collect, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
+	jobs := jobCount(opts.jobs)
 	nreaders := min(jobs, len(debs))
 	// Readers read under runCtx: an error anywhere cancels it, and a
 	// reader decoding a large entry next to a bad package stops at its
@@ -331,13 +371,13 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
 	report := func() {
-		if opts.Progress == nil {
+		if opts.progress == nil {
 			return
 		}
 		mu.Lock()
 		p := Progress{Files: done, TotalFiles: len(r.Items), BytesRead: read.Load()}
 		mu.Unlock()
-		opts.Progress(p)
+		opts.progress(p)
 	}
 
 	tasks := newQueue(len(r.Items))
@@ -346,7 +386,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			tasks.done(t)
 			return
 		}
-		err := r.process(opts, t)
+		err := process(opts.src, t)
 		tasks.done(t)
 		if err != nil {
 			failed.set(err)
@@ -420,7 +460,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			if failed.stopped() {
 				return
 			}
-			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
+			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts); err != nil {
 				failed.set(err)
 			}
 		}()
@@ -562,14 +602,14 @@ func (q *queue) done(t task) {
 }
 
 // process checks one listed file and obtains its signature; it keeps only
-// the signature.
-func (r *Result) process(opts GenerateOptions, t task) error {
+// the signature (or for a request the digests).
+func process(src source, t task) error {
 	if t.digest == nil {
 		if err := formats[t.it.File.SigType].check(t.data); err != nil {
 			return kindError(t.it, err)
 		}
 	}
-	return obtainSignature(opts, r, t.it, t.data, t.digest)
+	return src.obtain(t.it, t.data, t.digest)
 }
 
 // kindError says that it is not a file its sig_type can sign.
@@ -582,7 +622,7 @@ func kindError(it *Item, err error) error {
 // its end (deb.Read refuses a path that appears twice), or with stopEarly
 // only until it has sent them all; it stops when stop says so, between
 // entries, or when ctx is done, at its next read.
-func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
+func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), opts collect) error {
 	name := filepath.Base(d.path)
 	f, err := inputfile.Open(d.path)
 	if err != nil {
@@ -617,7 +657,12 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 		it.Size = e.Size
 		if newStream := formats[it.File.SigType].newStream; newStream != nil {
 			sd := newStream()
-			if n, err := io.CopyBuffer(sd, body, buf); err != nil || n != e.Size {
+			var w io.Writer = sd
+			whole := sha256.New()
+			if opts.hashFiles {
+				w = io.MultiWriter(sd, whole)
+			}
+			if n, err := io.CopyBuffer(w, body, buf); err != nil || n != e.Size {
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
@@ -626,6 +671,9 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			digest, err := sd.finish()
 			if err != nil {
 				return kindError(it, err)
+			}
+			if opts.hashFiles {
+				it.SHA256 = whole.Sum(nil)
 			}
 			tasks.put(task{it: it, digest: digest})
 		} else {
@@ -647,7 +695,7 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			}
 			tasks.put(task{it: it, data: data})
 		}
-		if left--; left == 0 && stopEarly {
+		if left--; left == 0 && opts.stopEarly {
 			return deb.ErrStop
 		}
 		return nil
@@ -731,133 +779,6 @@ func (c *countingFile) Read(p []byte) (int, error) {
 }
 
 func (c *countingFile) Len() int { return int(max(c.left, 0)) }
-
-// obtainSignature signs it, or reads its signature from opts.Signatures and
-// checks it against the file.
-func obtainSignature(opts GenerateOptions, r *Result, it *Item, data, digest []byte) error {
-	f := formats[it.File.SigType]
-	if opts.Signatures == "" {
-		if opts.DryRun {
-			return nil
-		}
-		if digest == nil {
-			var err error
-			if digest, err = f.digest(data); err != nil {
-				return err
-			}
-		}
-		sig, err := f.sign(opts.Key, digest, r.Epoch)
-		if err != nil {
-			return fmt.Errorf("signing %s %s: %w", it.Package, it.File.Path, err)
-		}
-		it.Sig = sig
-		return nil
-	}
-	rel := signatureFile(it)
-	where := filepath.Join(opts.Signatures, rel)
-	sig, err := readSignature(opts.Signatures, rel)
-	if err != nil {
-		return err
-	}
-	if it.File.SigType == template.LinuxModule && opts.Cert == nil {
-		return fmt.Errorf("%s: linux-module signatures carry no certificate: pass --cert to check them against the files", where)
-	}
-	verify := func() error { return f.verify(data, sig, opts.Cert) }
-	if digest != nil {
-		verify = func() error { return f.verifyDigest(digest, sig, opts.Cert) }
-	}
-	if err := verify(); err != nil {
-		return fmt.Errorf("%s does not match %s %s: %w", where, it.Package, it.File.Path, err)
-	}
-	it.Sig = sig
-	return nil
-}
-
-// signatureFile is where --signatures holds it's signature.
-func signatureFile(it *Item) string { return it.Package + "/" + it.File.Path + ".sig" }
-
-// readSignature reads one detached signature through an os.Root, so
-// nothing outside dir is read, and keeps only its DER: zero padding after
-// it (left by tools that count it in a WIN_CERTIFICATE's length) would
-// otherwise end up in the source package and change the signed binary.
-func readSignature(dir, rel string) ([]byte, error) {
-	where := filepath.Join(dir, rel)
-	root, err := inputfile.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := inputfile.OpenInRoot(root, rel)
-	if err != nil {
-		return nil, fmt.Errorf("signature for %s: %w", rel, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSignature+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
-	if len(b) > maxSignature {
-		return nil, fmt.Errorf("%s: more than %d bytes: not a detached signature", where, maxSignature)
-	}
-	n, err := derLength(b)
-	if err != nil {
-		return nil, &inputerr.Error{File: where, Offset: 0, Err: err}
-	}
-	for i, c := range b[n:] {
-		if c != 0 {
-			return nil, &inputerr.Error{File: where, Offset: int64(n + i), Err: errors.New("data after the DER signature")}
-		}
-	}
-	return b[:n], nil
-}
-
-// derLength returns the length of the DER SEQUENCE at the start of b
-// (X.690 §8.1: tag, then a short or long form length). The length is
-// computed in int64: four length bytes overflow a 32-bit int.
-func derLength(b []byte) (int, error) {
-	if len(b) < 2 || b[0] != 0x30 {
-		return 0, errors.New("not a DER-encoded PKCS#7 signature (no SEQUENCE)")
-	}
-	n, hdr := int64(b[1]), int64(2)
-	if n&0x80 != 0 {
-		k := int(n & 0x7f)
-		if k == 0 || k > 4 || len(b) < 2+k {
-			return 0, errors.New("bad DER length")
-		}
-		n = 0
-		for _, c := range b[2 : 2+k] {
-			n = n<<8 | int64(c)
-		}
-		hdr += int64(k)
-	}
-	if hdr+n > int64(len(b)) {
-		return 0, fmt.Errorf("DER length %d runs past the end of the %d-byte file", hdr+n, len(b))
-	}
-	return int(hdr + n), nil
-}
-
-// checkSignatureDir refuses files in the --signatures directory that no
-// listed file uses: they point at a stale or wrong directory.
-func checkSignatureDir(dir string, items []*Item) error {
-	want := map[string]bool{}
-	for _, it := range items {
-		want[signatureFile(it)] = true
-	}
-	root, err := inputfile.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !want[p] {
-			return fmt.Errorf("%s: no file of the template's files.json has this signature", filepath.Join(dir, p))
-		}
-		return nil
-	})
-}
 
 // tree is the source package: the template's source-template plus the
 // signatures. New directories and signatures get the epoch as mtime, and

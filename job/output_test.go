@@ -150,8 +150,8 @@ func useSignatures(t *testing.T, o *GenerateOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signing.DryRun = false // sign, but write nothing
-	if err := r.run(context.Background(), signing, debs, nil); err != nil {
+	// Sign, but write nothing.
+	if err := r.run(context.Background(), signing.collect(keySource{key: o.Key, epoch: r.Epoch}), debs, nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -47,7 +47,11 @@ func poolRun(t *testing.T, ctx context.Context, n, jobs int, hook func(n int) er
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.run(ctx, opts, debs, nil) }()
+	src, err := opts.source(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- r.run(ctx, opts.collect(src), debs, nil) }()
 	select {
 	case err = <-done:
 	case <-time.After(time.Minute):

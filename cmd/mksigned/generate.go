@@ -55,23 +55,16 @@ template changelog's top date: the same inputs give the same bytes.
 		return err
 	}
 	o.Unsigned = unsigned
+	if err := checkInputFlags(pos, o); err != nil {
+		return err
+	}
 	switch {
-	case len(pos) > 0:
-		return usagef("unexpected argument %q", pos[0])
-	case o.Template == "":
-		return usagef("--template is required")
-	case len(o.Unsigned) == 0:
-		return usagef("at least one --unsigned package is required")
 	case o.Output == "" && !o.DryRun:
 		return usagef("--output is required")
 	case o.Signatures != "" && keyPath != "":
 		return usagef("--key and --signatures exclude each other: sign here, or take signatures made elsewhere")
 	case o.Signatures == "" && !o.DryRun && keyPath == "":
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
-	case o.Jobs < 1:
-		return usagef("--jobs must be at least 1")
-	case o.Jobs > job.MaxJobs:
-		return usagef("--jobs must be at most %d", job.MaxJobs)
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
@@ -120,6 +113,24 @@ template changelog's top date: the same inputs give the same bytes.
 		for _, w := range r.Written {
 			fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(w))
 		}
+	}
+	return nil
+}
+
+// checkInputFlags checks what generate and request share: no positional
+// arguments, a template, packages, and --jobs in range.
+func checkInputFlags(pos []string, o job.GenerateOptions) error {
+	switch {
+	case len(pos) > 0:
+		return usagef("unexpected argument %q", pos[0])
+	case o.Template == "":
+		return usagef("--template is required")
+	case len(o.Unsigned) == 0:
+		return usagef("at least one --unsigned package is required")
+	case o.Jobs < 1:
+		return usagef("--jobs must be at least 1")
+	case o.Jobs > job.MaxJobs:
+		return usagef("--jobs must be at most %d", job.MaxJobs)
 	}
 	return nil
 }

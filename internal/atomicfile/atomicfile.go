@@ -1,0 +1,71 @@
+// Package atomicfile writes a file so that readers see the old file or the
+// whole new one, never part of it: the data goes to a temporary file beside
+// the target, is synced, and renamed over it; the directory is synced
+// after. An error before the rename leaves the target as it was and
+// removes the temporary file.
+package atomicfile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write writes data to path, a new file getting mode perm less the umask
+// (0o666 gives what dpkg-source's files get).
+func Write(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, tmp, err := create(dir, base, perm)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename; best effort where directories cannot sync
+		d.Close()
+	}
+	return nil
+}
+
+// create makes a new file beside base in dir, with a random name, opened
+// with O_EXCL so that nothing already there is written through.
+func create(dir, base string, perm os.FileMode) (*os.File, string, error) {
+	for range 100 {
+		var r [6]byte
+		rand.Read(r[:])
+		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(r[:]))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("cannot create a temporary file beside %s", filepath.Join(dir, base))
+}

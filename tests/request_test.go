@@ -1,0 +1,211 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mksigned/mksigned/internal/testutil"
+	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/efi"
+	"github.com/mksigned/mksigned/sign/kmod"
+	"github.com/mksigned/mksigned/sigreq"
+)
+
+// requestCase is a template with its packages for the split signer.
+type requestCase struct {
+	name     string
+	template string
+	unsigned []string
+}
+
+func requestCases(t *testing.T) []requestCase {
+	deb, tmpl := manyModules(t, 8)
+	return []requestCase{
+		{"shim", testutil.DebianFixture(t, shimTemplate), []string{testutil.DebianFixture(t, shimUnsigned)}},
+		{"fwupd", testutil.DebianFixture(t, fwupdTemplate), []string{testutil.DebianFixture(t, fwupdUnsigned)}},
+		{"modules", tmpl, []string{deb}},
+	}
+}
+
+func (c requestCase) args(cmd string) []string {
+	args := []string{cmd, "--template", c.template}
+	for _, u := range c.unsigned {
+		args = append(args, "--unsigned", u)
+	}
+	return args
+}
+
+// readRequest parses a request as the signing host's side would see it.
+func readRequest(t *testing.T, b []byte) *sigreq.Request {
+	t.Helper()
+	var req sigreq.Request
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatalf("request is not the sigreq shape: %v\n%s", err, b)
+	}
+	return &req
+}
+
+// TestRequestDescribesFiles checks each file of a request against the
+// package's contents as dpkg-deb -x extracts them: its size and SHA-256,
+// its package's version, and the template's hash.
+func TestRequestDescribesFiles(t *testing.T) {
+	for _, c := range requestCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			req := readRequest(t, []byte(mustMksigned(t, "", nil, append(c.args("request"), "--output", "-")...)))
+			if req.Format != sigreq.Format || req.Version != sigreq.Version {
+				t.Errorf("format %q version %d, want %q %d", req.Format, req.Version, sigreq.Format, sigreq.Version)
+			}
+			root := map[string]string{}
+			for _, u := range c.unsigned {
+				ctl := testutil.Run(t, "", "dpkg-deb", "-f", u, "Package", "Version")
+				f := strings.Fields(strings.ReplaceAll(string(ctl), ":", " "))
+				root[f[1]] = extract(t, u)
+				for _, file := range req.Files {
+					if file.Package == f[1] && !strings.HasSuffix(string(ctl), file.PackageVersion+"\n") {
+						t.Errorf("%s: package_version %q, control says %q", file.Path, file.PackageVersion, ctl)
+					}
+				}
+			}
+			if len(req.Files) == 0 {
+				t.Fatal("request lists no files")
+			}
+			for _, f := range req.Files {
+				b, err := os.ReadFile(filepath.Join(root[f.Package], f.Path))
+				if err != nil {
+					t.Fatalf("%s %s: %v", f.Package, f.Path, err)
+				}
+				sum := sha256.Sum256(b)
+				if f.Size != int64(len(b)) || f.SHA256 != hex.EncodeToString(sum[:]) {
+					t.Errorf("%s: size %d sha256 %s; dpkg-deb -x gives %d %x", f.Path, f.Size, f.SHA256, len(b), sum)
+				}
+				if f.SigType == "linux-module" && f.Digest != f.SHA256 {
+					t.Errorf("%s: a module's digest is the SHA-256 of the module, got %s", f.Path, f.Digest)
+				}
+			}
+			if strings.HasSuffix(c.template, ".deb") {
+				b, _ := os.ReadFile(c.template)
+				sum := sha256.Sum256(b)
+				if req.Template.DebSHA256 != hex.EncodeToString(sum[:]) {
+					t.Errorf("deb_sha256 %s, want %x", req.Template.DebSHA256, sum)
+				}
+			} else if req.Template.DebSHA256 != "" {
+				t.Errorf("a template directory has no deb_sha256, got %q", req.Template.DebSHA256)
+			}
+		})
+	}
+}
+
+// TestRequestSignaturesRoundTrip signs a request's digests outside
+// mksigned's reader (with the sign packages alone, as a signing host
+// does) and feeds the signatures back: generate --signatures must write
+// the same bytes as generate --key.
+func TestRequestSignaturesRoundTrip(t *testing.T) {
+	keyFile, certFile := newKey(t, "2048")
+	key, err := sign.LoadPEMKey(keyFile, certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range requestCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			reqFile := filepath.Join(dir, "req.json")
+			mustMksigned(t, "", nil, append(c.args("request"), "--output", reqFile)...)
+			b, err := os.ReadFile(reqFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := readRequest(t, b)
+			sigs := filepath.Join(dir, "sigs")
+			for _, f := range req.Files {
+				digest, err := hex.DecodeString(f.Digest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sig []byte
+				switch f.SigType {
+				case "efi":
+					sig, err = efi.Sign(key.Signer, key.Cert, digest, req.SigningTime)
+				case "linux-module":
+					sig, err = kmod.Sign(key.Signer, key.Cert, digest)
+				default:
+					t.Fatalf("sig_type %q", f.SigType)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(sigs, f.SignaturePath()), sig, 0o644)
+			}
+			viaRequest, local := filepath.Join(dir, "split"), filepath.Join(dir, "local")
+			mustMksigned(t, "", nil, append(c.args("generate"), "--signatures", sigs, "--cert", certFile, "--output", viaRequest)...)
+			mustMksigned(t, "", nil, append(c.args("generate"), "--key", keyFile, "--cert", certFile, "--output", local)...)
+			sameTree(t, viaRequest, local)
+		})
+	}
+}
+
+// TestRequestSigningTime: the request carries the time generate would
+// sign at, SOURCE_DATE_EPOCH first, and the same inputs give the same
+// bytes.
+func TestRequestSigningTime(t *testing.T) {
+	c := requestCases(t)[0]
+	args := append(c.args("request"), "--output", "-")
+	first := mustMksigned(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, args...)
+	if again := mustMksigned(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, args...); again != first {
+		t.Error("two requests of the same inputs differ")
+	}
+	if got := readRequest(t, []byte(first)).SigningTime; !got.Equal(time.Unix(1700000000, 0)) {
+		t.Errorf("signing_time %v with SOURCE_DATE_EPOCH=1700000000", got)
+	}
+	// Without it, the changelog's top entry, as generate --json reports.
+	var plan struct{ Epoch int64 }
+	js := mustMksigned(t, "", nil, append(c.args("generate"), "--dry-run", "--json")...)
+	if err := json.Unmarshal([]byte(js), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRequest(t, []byte(mustMksigned(t, "", nil, args...))).SigningTime; got.Unix() != plan.Epoch {
+		t.Errorf("signing_time %v, generate's epoch %d", got, plan.Epoch)
+	}
+}
+
+// TestRequestRefuses: what a dry run refuses, request refuses, writing
+// nothing; and its output may not replace an input.
+func TestRequestRefuses(t *testing.T) {
+	c := requestCases(t)[0]
+	parent := t.TempDir()
+	out := filepath.Join(parent, "req.json")
+	for _, bad := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no package", []string{"request", "--template", c.template, "--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--output", out},
+			1, "not named in the template's files.json"},
+		{"output is the template", append(c.args("request"), "--output", c.template), 1, "would destroy that input"},
+		{"no output", c.args("request"), 2, "--output is required"},
+		{"output in no directory", append(c.args("request"), "--output", filepath.Join(parent, "none", "req.json")), 1, "not an existing directory"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			before, _ := os.ReadFile(c.template)
+			r := mksigned(t, "", nil, bad.args...)
+			if r.code != bad.code || !strings.Contains(r.stderr, bad.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, bad.code, bad.want)
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+				t.Errorf("left behind: %v", ents)
+			}
+			if after, _ := os.ReadFile(c.template); !bytes.Equal(before, after) {
+				t.Error("the template changed")
+			}
+		})
+	}
+}
