@@ -26,6 +26,7 @@ import (
 
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -75,6 +76,11 @@ type GenerateOptions struct {
 	// Progress, when set, is called from several goroutines as work
 	// advances.
 	Progress func(Progress)
+	// AuditLog, when set, records every signature the Key makes, before
+	// the output that holds them is written (see package audit); the
+	// entries name Requester.
+	AuditLog  *audit.Log
+	Requester string
 	// StopEarly stops reading each package once its listed files have
 	// been seen. It is faster (a kernel image is the 5th of 5,000 entries),
 	// but what follows goes unread: a later entry of the same name, which
@@ -98,8 +104,9 @@ type Item struct {
 	File    template.File
 	Size    int64
 	Sig     []byte
-	// Digest is what is signed, and SHA256 the whole file's hash: set for
-	// a request (Request), where they go to the signing host.
+	// Digest is what is signed (set when signing with a key, and for a
+	// request), and SHA256 the whole file's hash (set for a request,
+	// where both go to the signing host).
 	Digest, SHA256 []byte
 	member         string // the .deb's data member, for errors
 }
@@ -168,6 +175,9 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	}
 	if opts.DryRun {
 		return r, nil
+	}
+	if err := r.audit(ctx, opts); err != nil {
+		return nil, err
 	}
 	written, err := pkggen.WriteContext(ctx, r.outDir, r.tree(), wopts)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"sort"
+	"time"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/sigreq"
@@ -118,4 +120,39 @@ func templateHash(ctx context.Context, path string) (*debHash, error) {
 		return nil, err
 	}
 	return &debHash{sha256: hex.EncodeToString(h.Sum(nil)), version: pkg.Version}, nil
+}
+
+// audit records the signatures opts.Key made in opts.AuditLog, and
+// returns once they are on disk: a signature is released (written into
+// the source package) only once it is recorded. Nothing is recorded for
+// signatures given (--signatures), which this run did not make.
+func (r *Result) audit(ctx context.Context, opts GenerateOptions) error {
+	if opts.AuditLog == nil || opts.Key == nil || opts.Signatures != "" {
+		return nil
+	}
+	th, err := templateHash(ctx, opts.Template)
+	if err != nil {
+		return err
+	}
+	tversion := r.Template.Version.String() // a directory: the changelog's
+	if th != nil {
+		tversion = th.version
+	}
+	key := sha256.Sum256(opts.Key.Cert.Raw)
+	now := time.Now().UTC()
+	entries := make([]audit.Entry, 0, len(r.Items))
+	for _, it := range r.Items {
+		digest, sum := it.Digest, sha256.Sum256(it.Sig)
+		entries = append(entries, audit.Entry{
+			Time: now, KeySHA256: hex.EncodeToString(key[:]), Requester: opts.Requester,
+			Template: r.Template.Name, TemplateVersion: tversion,
+			Package: it.Package, PackageVersion: it.Version, Path: it.File.Path,
+			SigType: string(it.File.SigType), DigestAlgorithm: "sha256", Digest: hex.EncodeToString(digest),
+			SignatureSHA256: hex.EncodeToString(sum[:]),
+		})
+	}
+	if err := opts.AuditLog.Append(entries); err != nil {
+		return fmt.Errorf("audit log: %w: nothing written", err)
+	}
+	return nil
 }

@@ -56,7 +56,7 @@ func (s keySource) obtain(it *Item, data, digest []byte) error {
 	if err != nil {
 		return fmt.Errorf("signing %s %s: %w", it.Package, it.File.Path, err)
 	}
-	it.Sig = sig
+	it.Sig, it.Digest = sig, digest // the digest for an audit log
 	return nil
 }
 

@@ -209,3 +209,63 @@ func TestRequestRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerateAuditLog: generate --key --audit-log records each signature
+// it makes (the same digests a request lists, the SHA-256 of each .sig the
+// source package holds) in a chain `audit verify` accepts; a log that
+// cannot take the record stops the run before anything is written.
+func TestGenerateAuditLog(t *testing.T) {
+	keyFile, certFile := newKey(t, "2048")
+	c := requestCases(t)[0] // shim: two EFI images
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	out := filepath.Join(dir, "out")
+	mustMksigned(t, "", []string{"SSH_CLIENT=192.0.2.7 50000 22"},
+		append(c.args("generate"), "--key", keyFile, "--cert", certFile, "--audit-log", log, "--output", out)...)
+	v := mustMksigned(t, "", nil, "audit", "verify", log)
+	if !strings.Contains(v, "2 records") {
+		t.Errorf("audit verify: %q, want 2 records", v)
+	}
+	req := readRequest(t, []byte(mustMksigned(t, "", nil, append(c.args("request"), "--output", "-")...)))
+	src := t.TempDir()
+	testutil.Run(t, "", "dpkg-source", "-x", onlyFile(t, out, ".dsc"), filepath.Join(src, "x"))
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(req.Files) {
+		t.Fatalf("%d log lines, want %d", len(lines), len(req.Files))
+	}
+	for i, l := range lines {
+		var e struct {
+			Requester, Path, Digest string
+			SignatureSHA256         string `json:"signature_sha256"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		f := req.Files[i]
+		sig, err := os.ReadFile(filepath.Join(src, "x", "debian", "signatures", f.SignaturePath()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(sig)
+		if e.Path != f.Path || e.Digest != f.Digest || e.SignatureSHA256 != hex.EncodeToString(sum[:]) || e.Requester != "192.0.2.7" {
+			t.Errorf("line %d: %s; want path %s, digest %s, signature_sha256 %x, requester 192.0.2.7", i+1, l, f.Path, f.Digest, sum)
+		}
+	}
+
+	// A log that is a directory cannot be appended to: nothing is written.
+	bad := filepath.Join(dir, "log-dir")
+	os.Mkdir(bad, 0o755)
+	out2 := filepath.Join(dir, "out2")
+	r := mksigned(t, "", nil, append(c.args("generate"), "--key", keyFile, "--cert", certFile, "--audit-log", bad, "--output", out2)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "--audit-log") {
+		t.Errorf("exit %d, stderr %q; want 1 naming --audit-log", r.code, r.stderr)
+	}
+	notExist(t, out2)
+	if r := mksigned(t, "", nil, append(c.args("generate"), "--dry-run", "--audit-log", log)...); r.code != 2 {
+		t.Errorf("--audit-log without --key: exit %d, want 2", r.code)
+	}
+}

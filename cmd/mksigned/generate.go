@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -47,6 +48,9 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.BoolVar(&o.StopEarly, "stop-early", false, "stop reading each package once its listed files are seen: faster, but a later\n"+
 		"entry of the same path (which dpkg would install instead of the one signed)\n"+
 		"or damage after it goes unseen; only for packages from a builder you trust")
+	var auditLog string
+	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE` (see sign-request) before writing")
+	fs.StringVar(&o.Requester, "requester", "", "who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	var quiet, asJSON bool
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
@@ -65,6 +69,8 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--key and --signatures exclude each other: sign here, or take signatures made elsewhere")
 	case o.Signatures == "" && !o.DryRun && keyPath == "":
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
+	case auditLog != "" && keyPath == "":
+		return usagef("--audit-log needs --key: it records the signatures this run makes")
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
@@ -75,7 +81,19 @@ template changelog's top date: the same inputs give the same bytes.
 		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath}, {Flag: "--key-passphrase-file", Path: passFile}}
+	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath},
+		{Flag: "--key-passphrase-file", Path: passFile}, {Flag: "--audit-log", Path: auditLog}}
+	if auditLog != "" {
+		// Opened first: a log that cannot take the record stops the run
+		// before anything is signed.
+		if o.AuditLog, err = audit.Open(auditLog); err != nil {
+			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
+		}
+		defer o.AuditLog.Close()
+		if o.Requester == "" {
+			o.Requester = sshClient()
+		}
+	}
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
@@ -115,6 +133,16 @@ template changelog's top date: the same inputs give the same bytes.
 		}
 	}
 	return nil
+}
+
+// sshClient is the address of the ssh client this runs for, from
+// $SSH_CLIENT ("ADDRESS PORT PORT"), or "".
+func sshClient() string {
+	f := strings.Fields(os.Getenv("SSH_CLIENT"))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // checkInputFlags checks what generate and request share: no positional
