@@ -69,7 +69,7 @@ func TestCheckReasons(t *testing.T) {
 		modify func(*sigreq.Request)
 		want   string
 	}{
-		{"unknown cert", certB[:63] + "0", func(*sigreq.Request) {},
+		{"unknown cert", certB[:63] + "0", func(r *sigreq.Request) { r.Template.Name = "x" }, // the only reason
 			`no key in the policy has the certificate with SHA-256 "` + certB[:63] + `0"`},
 		{"template", certA, func(r *sigreq.Request) { r.Template.Name = "fwupd-amd64-signed-template" },
 			"template fwupd-amd64-signed-template is not allowed for this key"},

@@ -28,6 +28,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mksigned/mksigned/internal/hexdigest"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/sign"
@@ -131,7 +132,7 @@ func (p *Policy) validate(name string, nodes lines) error {
 		switch {
 		case k.CertSHA256 == "":
 			add(line(n, "", -1), field("cert-sha256"), "missing: the SHA-256 of the signing certificate's DER")
-		case !isFingerprint(k.CertSHA256):
+		case !hexdigest.IsSHA256(k.CertSHA256):
 			add(line(n, "cert-sha256", -1), field("cert-sha256"), "%s is not a SHA-256 fingerprint (64 lower-case hex digits)", inputerr.Value(k.CertSHA256))
 		default:
 			if j, dup := seen[k.CertSHA256]; dup {
@@ -168,7 +169,7 @@ func (p *Policy) validate(name string, nodes lines) error {
 			add(line(n, "max-files", -1), field("max-files"), "must be a positive number of files, got %d", k.MaxFiles)
 		}
 		for j, fp := range k.TrustedCerts {
-			if !isFingerprint(fp) {
+			if !hexdigest.IsSHA256(fp) {
 				add(line(n, "trusted-certs", j), item("trusted-certs", j), "%s is not a SHA-256 fingerprint (64 lower-case hex digits)", inputerr.Value(fp))
 			}
 		}
@@ -191,19 +192,6 @@ func checkPattern(pat string) error {
 		return fmt.Errorf("%s is not a valid pattern: %w", inputerr.Value(pat), err)
 	}
 	return nil
-}
-
-// isFingerprint reports whether s is 64 lower-case hex digits.
-func isFingerprint(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // lineErr is err at line (none when 0) of the policy file name, in field.

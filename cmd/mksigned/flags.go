@@ -45,7 +45,12 @@ func newFlagSet(name, synopsis, description string, stdout io.Writer) *flagSet {
 // -name; the flag package takes both).
 func (fs *flagSet) help() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage:\n  mksigned %s %s\n\n%s\nFlags:\n", fs.Name(), fs.synopsis, fs.description)
+	fmt.Fprintf(&b, "Usage:\n  mksigned %s %s\n\n%s", fs.Name(), fs.synopsis, fs.description)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		b.WriteString("\nFlags:\n")
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, usage := flag.UnquoteUsage(f)
 		b.WriteString("  --" + f.Name)

@@ -57,6 +57,7 @@ func commands() []command {
 		{"verify", "check every signature of a -signed source package against the unsigned files", runVerify},
 		{"attach", "attach a detached signature to an EFI image or kernel module", runAttach},
 		{"detach", "take the signature out of a signed EFI image or kernel module", runDetach},
+		{"audit", "check a signing audit log: mksigned audit verify LOG", runAudit},
 	}
 }
 
