@@ -12,6 +12,7 @@ import (
 	"pault.ag/go/debian/version"
 
 	"github.com/mksigned/mksigned/internal/deb822"
+	"github.com/mksigned/mksigned/internal/debname"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
@@ -43,8 +44,6 @@ type Package struct {
 }
 
 var (
-	// packageNameRE is Debian policy §5.6.1's package name.
-	packageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 	// archRE is an architecture name (dpkg-architecture -L) or "all".
 	archRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	// sourceRE is "name" or "name (version)".
@@ -109,7 +108,7 @@ func parseControl(data []byte) (*Package, error) {
 		Architecture: value("Architecture"),
 		Control:      *para,
 	}
-	if !packageNameRE.MatchString(pkg.Name) {
+	if !debname.ValidPackage(pkg.Name) {
 		return nil, fail("Package", fmt.Errorf("bad package name %q", pkg.Name))
 	}
 	if _, err := version.Parse(pkg.Version); err != nil {
@@ -121,7 +120,7 @@ func parseControl(data []byte) (*Package, error) {
 	pkg.Source, pkg.SourceVersion = pkg.Name, pkg.Version
 	if src, ok := get("Source"); ok {
 		m := sourceRE.FindStringSubmatch(src)
-		if m == nil || !packageNameRE.MatchString(m[1]) {
+		if m == nil || !debname.ValidPackage(m[1]) {
 			return nil, fail("Source", fmt.Errorf("bad source %q", src))
 		}
 		pkg.Source = m[1]

@@ -6,18 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
+	"github.com/mksigned/mksigned/internal/debname"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/sigtype"
 )
 
 // SigType is the kind of signature files.json asks for.
 type SigType = sign.SigType
 
-// The signature types Debian's signing service knows (docs/formats.md §4.2).
+// The signature types Debian's signing service knows (docs/formats.md §4.2);
+// package sigtype is the registry files.json is checked against.
 const (
 	EFI         = sign.EFI         // Authenticode over a PE/COFF image
 	LinuxModule = sign.LinuxModule // PKCS#7 appended to a kernel module
@@ -49,7 +51,7 @@ type File struct {
 }
 
 // ErrUnsafePath marks a path that is absolute or leaves its tree.
-var ErrUnsafePath = errors.New("unsafe path")
+var ErrUnsafePath = debname.ErrUnsafePath
 
 // maxFilesJSON bounds the size of files.json, which is parsed into several
 // times its size (one of 4 MiB takes about 50 MB and 1.5 s to check, its
@@ -141,7 +143,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 }
 
 func parsePackage(field, name string, raw json.RawMessage) (*Package, error) {
-	if !validPackageName(name) {
+	if !debname.ValidPackage(name) {
 		return nil, fieldErr(field, fmt.Errorf("%q is not a valid Debian package name", name))
 	}
 	var jp jsonPackage
@@ -172,8 +174,8 @@ func parsePackage(field, name string, raw json.RawMessage) (*Package, error) {
 			return nil, fieldErr(f+".sig_type", errors.New("missing"))
 		}
 		st := SigType(*jf.SigType)
-		if st != EFI && st != LinuxModule {
-			return nil, fieldErr(f+".sig_type", fmt.Errorf("unknown sig_type %q (known: %q, %q)", st, EFI, LinuxModule))
+		if _, err := sigtype.Get(*jf.SigType); err != nil {
+			return nil, fieldErr(f+".sig_type", err)
 		}
 		clean, err := CleanPath(*jf.File)
 		if err != nil {
@@ -191,52 +193,9 @@ func parsePackage(field, name string, raw json.RawMessage) (*Package, error) {
 	return p, nil
 }
 
-// CleanPath checks a path taken from a template or package and returns it.
-// It must be clean, relative and slash-separated, as Debian's entries are
-// ("usr/lib/shim/fbx64.efi"): a leading "/" or "./", "..", "//", "." or a
-// trailing "/" is refused, not cleaned, so that every reader of the file
-// names the same path.
-func CleanPath(p string) (string, error) {
-	if p == "" {
-		return "", fmt.Errorf("%w: empty path", ErrUnsafePath)
-	}
-	if strings.ContainsAny(p, "\x00\\") {
-		return "", fmt.Errorf("%w: %q contains a NUL or backslash", ErrUnsafePath, p)
-	}
-	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%w: %q is absolute", ErrUnsafePath, p)
-	}
-	for _, el := range strings.Split(p, "/") {
-		if el == ".." {
-			return "", fmt.Errorf("%w: %q contains \"..\"", ErrUnsafePath, p)
-		}
-	}
-	c := path.Clean(p)
-	if c == "." {
-		return "", fmt.Errorf("%w: %q names no file", ErrUnsafePath, p)
-	}
-	if c != p {
-		return "", fmt.Errorf("%w: %q is not a clean path (write it %q)", ErrUnsafePath, p, c)
-	}
-	return c, nil
-}
-
-// validPackageName follows Debian policy §5.6.7: lower case letters,
-// digits, '+', '-', '.', at least two characters, starting alphanumeric.
-func validPackageName(s string) bool {
-	if len(s) < 2 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case i > 0 && (c == '+' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// CleanPath checks a path taken from a template or package and returns it;
+// see debname.CleanPath. Errors wrap ErrUnsafePath.
+func CleanPath(p string) (string, error) { return debname.CleanPath(p) }
 
 func strictUnmarshal(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))

@@ -27,7 +27,7 @@ import (
 )
 
 // sourceName is the oracle for a source package name (Debian policy
-// §5.6.1), independent of validPackageName.
+// §5.6.1), independent of debname.ValidPackage.
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 
 // checkTemplate fails unless tp, which Parse or Load accepted, keeps

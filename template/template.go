@@ -22,6 +22,7 @@ import (
 
 	"github.com/mksigned/mksigned/internal/deb822"
 	"github.com/mksigned/mksigned/internal/debchangelog"
+	"github.com/mksigned/mksigned/internal/debname"
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
 
@@ -231,7 +232,7 @@ func (t *Template) checkSource() error {
 		return srcErr("debian/changelog", "top entry", err)
 	}
 	t.SourceName, t.Version, t.Date = cl.Source, cl.Version, cl.When
-	if !validPackageName(t.SourceName) {
+	if !debname.ValidPackage(t.SourceName) {
 		return srcErr("debian/changelog", "source", fmt.Errorf("%s is not a valid source package name", inputerr.Value(t.SourceName)))
 	}
 	if !t.Version.IsNative() {

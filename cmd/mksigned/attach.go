@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mksigned/mksigned/internal/atomicfile"
 	"github.com/mksigned/mksigned/internal/clobber"
@@ -15,10 +16,11 @@ import (
 	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
+	"github.com/mksigned/mksigned/sign/sigtype"
 )
 
 func runAttach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("attach", "--type efi|linux-module --signature SIG --output OUT FILE",
+	fs := newFlagSet("attach", "--type "+typeSynopsis()+" --signature SIG --output OUT FILE",
 		`Attach the detached signature SIG to FILE and write the signed file to OUT:
 the bytes sbattach --attach gives for efi, and the layout Linux's sign-file
 appends for linux-module. An efi signature must be over FILE's digest. A
@@ -27,7 +29,7 @@ module signature carries no certificate: its structure is checked, and with
 `, stdout)
 	var typ, sigPath, out, certPath string
 	fs.StringVar(&certPath, "cert", "", "check a linux-module signature against this certificate `CERT`")
-	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
+	fs.StringVar(&typ, "type", "", typeUsage())
 	fs.StringVar(&sigPath, "signature", "", "detached PKCS#7 signature `SIG` (DER)")
 	fs.StringVar(&out, "output", "", "where to write the signed file `OUT`")
 	pos, err := parse(fs, args)
@@ -58,9 +60,10 @@ module signature carries no certificate: its structure is checked, and with
 		return err
 	}
 	var signed []byte
-	if typ == "efi" {
+	switch sign.SigType(typ) {
+	case sign.EFI:
 		signed, err = efi.Attach(data, sig)
-	} else {
+	case sign.LinuxModule:
 		var cert *x509.Certificate
 		if certPath != "" {
 			if cert, err = sign.LoadCertificate(certPath); err != nil {
@@ -70,6 +73,8 @@ module signature carries no certificate: its structure is checked, and with
 		if err = kmod.Verify(data, sig, cert); err == nil {
 			signed, err = kmod.Attach(data, sig)
 		}
+	default:
+		return fmt.Errorf("attach does not know how to attach a %s signature", typ)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
@@ -81,13 +86,13 @@ module signature carries no certificate: its structure is checked, and with
 }
 
 func runDetach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("detach", "--type efi|linux-module --output SIG SIGNED",
+	fs := newFlagSet("detach", "--type "+typeSynopsis()+" --output SIG SIGNED",
 		`Write the signature of the signed file SIGNED to SIG as detached DER: the
 bytes sbattach --detach gives for efi (the first signature), and the PKCS#7
 that sign-file appended for linux-module.
 `, stdout)
 	var typ, out string
-	fs.StringVar(&typ, "type", "", "signature type: `efi` or linux-module")
+	fs.StringVar(&typ, "type", "", typeUsage())
 	fs.StringVar(&out, "output", "", "where to write the signature `SIG`")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -110,10 +115,13 @@ that sign-file appended for linux-module.
 		return err
 	}
 	var sig []byte
-	if typ == "efi" {
+	switch sign.SigType(typ) {
+	case sign.EFI:
 		sig, err = efi.Detach(data, 0)
-	} else {
+	case sign.LinuxModule:
 		_, sig, err = kmod.Detach(data)
+	default:
+		return fmt.Errorf("detach does not know how to detach a %s signature", typ)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
@@ -124,14 +132,25 @@ that sign-file appended for linux-module.
 	return writeOutput(stdout, out, sig)
 }
 
+// checkType checks --type against the sig_type registry.
 func checkType(typ string) error {
-	switch typ {
-	case "efi", "linux-module":
+	if _, ok := sigtype.Lookup(typ); ok {
 		return nil
-	case "":
-		return usagef("--type is required (efi or linux-module)")
 	}
-	return usagef("unknown --type %q (efi or linux-module)", typ)
+	known := strings.Join(sigtype.Names(), " or ")
+	if typ == "" {
+		return usagef("--type is required (%s)", known)
+	}
+	return usagef("unknown --type %q (%s)", typ, known)
+}
+
+// typeSynopsis is --type's argument in a synopsis: efi|linux-module.
+func typeSynopsis() string { return strings.Join(sigtype.Names(), "|") }
+
+// typeUsage is the help of --type.
+func typeUsage() string {
+	names := sigtype.Names()
+	return "signature type: `" + names[0] + "` or " + strings.Join(names[1:], " or ")
 }
 
 // checkOutputFile refuses, before any work, an output that is a directory

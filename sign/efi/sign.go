@@ -1,58 +1,31 @@
 package efi
 
-// Signing: an Authenticode PKCS#7 SignedData over an image digest, in the
-// layout of Debian's current EFI signatures (docs/formats.md §1.4).
+// Signing and reading signatures: package authenticode does both from a
+// digest alone; these are its functions under the names efi's callers use.
 
 import (
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"fmt"
 	"time"
 
-	"github.com/mksigned/mksigned/sign/pkcs7"
+	"github.com/mksigned/mksigned/sign/authenticode"
+)
+
+// Object identifiers of Authenticode (see package authenticode).
+var (
+	OIDSpcIndirectData      = authenticode.OIDSpcIndirectData
+	OIDSpcPEImageData       = authenticode.OIDSpcPEImageData
+	OIDSpcPEImageDataPesign = authenticode.OIDSpcPEImageDataPesign
 )
 
 // Sign returns a detached DER Authenticode signature over digest, the
-// Authenticode SHA-256 of an image (see Image.Digest), for Attach. It only
-// calls signer.Sign, so the key may live in an HSM.
-//
-// The layout is that of Debian's current signatures, made by pesign:
-// SignedData v1 with content SPC_INDIRECT_DATA, the data type
-// SPC_PE_IMAGE_DATAOBJ with an empty file link, sha256 with NULL
-// parameters, cert as the only certificate, one signer identified by
-// issuer and serial number, and the signed attributes contentType,
-// signingTime, messageDigest and an empty SMIMECapabilities.
-//
-// signingTime goes into the signingTime attribute, to the second, in UTC;
-// pass a time derived from SOURCE_DATE_EPOCH or the changelog, so that the
-// same inputs give the same bytes. The zero Time leaves the attribute out.
+// Authenticode SHA-256 of an image (see Image.Digest), for Attach. It is
+// authenticode.Sign, which documents the layout and signingTime.
 func Sign(signer crypto.Signer, cert *x509.Certificate, digest []byte, signingTime time.Time) ([]byte, error) {
-	if len(digest) != sha256.Size {
-		return nil, fmt.Errorf("image digest is %d bytes, want %d (sha256)", len(digest), sha256.Size)
-	}
-	content, err := marshalIndirectData(digest)
-	if err != nil {
-		return nil, fmt.Errorf("encoding SpcIndirectDataContent: %w", err)
-	}
-	id, err := parseIndirectData(content)
-	if err != nil {
-		return nil, fmt.Errorf("encoding SpcIndirectDataContent: %w", err)
-	}
-	// messageDigest covers the contents octets of SpcIndirectDataContent,
-	// without its tag and length (Authenticode PE specification).
-	md := sha256.Sum256(id.contents)
-	attrs := &pkcs7.Attributes{EmptySMIMECapabilities: true}
-	if !signingTime.IsZero() {
-		t := signingTime.UTC().Truncate(time.Second)
-		attrs.SigningTime = &t
-	}
-	return pkcs7.Sign(signer, cert, pkcs7.SignOptions{
-		ContentType:        OIDSpcIndirectData,
-		Content:            content,
-		Digest:             md[:],
-		Attributes:         attrs,
-		IncludeCertificate: true,
-		DigestNullParams:   true,
-	})
+	return authenticode.Sign(signer, cert, digest, signingTime)
 }
+
+// SignedDigest returns the image digest inside sig, a DER Authenticode
+// signature; see authenticode.SignedDigest. It does not check the
+// signature itself; Verify does.
+func SignedDigest(sig []byte) ([]byte, error) { return authenticode.SignedDigest(sig) }

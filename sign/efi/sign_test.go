@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mksigned/mksigned/internal/testutil"
+	"github.com/mksigned/mksigned/sign/authenticode"
 	"github.com/mksigned/mksigned/sign/pkcs7"
 )
 
@@ -172,7 +173,7 @@ func TestSignLayoutMatchesDebian(t *testing.T) {
 		}
 	}
 	// The empty file link, byte for byte (docs/formats.md §1.4).
-	content, err := marshalIndirectData(make([]byte, 32))
+	content, err := authenticode.MarshalIndirectData(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestVerifyBadSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, err := marshalIndirectData(digest)
+	content, err := authenticode.MarshalIndirectData(digest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+
+	"github.com/mksigned/mksigned/sign/authenticode"
 )
 
 // DigestMismatchError means a signature was made for another image: the
@@ -48,11 +50,11 @@ func Verify(image, sig []byte, cert *x509.Certificate) error {
 	if err != nil {
 		return err
 	}
-	sd, id, err := parseSignature(sig)
+	sd, id, err := authenticode.ParseSignature(sig)
 	if err != nil {
 		return fmt.Errorf("signature: %w", err)
 	}
-	if err := checkDigest(id.digest, img.Digest()); err != nil {
+	if err := checkDigest(id.Digest, img.Digest()); err != nil {
 		return err
 	}
 	if len(sd.Signers) != 1 {
@@ -80,7 +82,7 @@ func Verify(image, sig []byte, cert *x509.Certificate) error {
 		}
 		key = embedded
 	}
-	md := sha256.Sum256(id.contents)
+	md := sha256.Sum256(id.Contents)
 	if err := si.Verify(key, md[:]); err != nil {
 		return fmt.Errorf("signer %q: %w", key.Subject, err)
 	}

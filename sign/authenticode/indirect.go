@@ -1,4 +1,13 @@
-package efi
+// Package authenticode makes and parses Authenticode signatures from an
+// image digest alone: the SpcIndirectDataContent a signature carries, and
+// the PKCS#7 SignedData around it. It knows nothing of PE images (package
+// efi parses them, computes the digest and attaches the signature), so a
+// signer that only ever sees digests can use it without a PE parser.
+//
+// Format: Windows Authenticode Portable Executable Signature Format
+// (https://download.microsoft.com/download/9/c/5/9c5b2167-8017-4bae-9fde-d599bac8184a/Authenticode_PE.docx),
+// "Authenticode-Specific Structures"; docs/formats.md §1.4.
+package authenticode
 
 // SpcIndirectDataContent, the content an Authenticode SignedData signs:
 // "Authenticode-Specific Structures" in the Authenticode PE specification.
@@ -46,11 +55,11 @@ var (
 	OIDSpcPEImageDataPesign = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 21}
 )
 
-// marshalIndirectData returns the DER SpcIndirectDataContent for a PE
+// MarshalIndirectData returns the DER SpcIndirectDataContent for a PE
 // image with the given SHA-256 digest, in the layout of Debian's current
 // signatures: SPC_PE_IMAGE_DATAOBJ, no flags, the file link an empty
 // BMPString (a0 04 a2 02 80 00), and sha256 with NULL parameters.
-func marshalIndirectData(digest []byte) ([]byte, error) {
+func MarshalIndirectData(digest []byte) ([]byte, error) {
 	var (
 		explicit0 = cbasn1.Tag(0).ContextSpecific().Constructed()
 		explicit2 = cbasn1.Tag(2).ContextSpecific().Constructed()
@@ -86,31 +95,33 @@ func marshalIndirectData(digest []byte) ([]byte, error) {
 	return b.Bytes()
 }
 
-// indirectData is a parsed SpcIndirectDataContent.
-type indirectData struct {
-	dataType asn1.ObjectIdentifier
-	digest   []byte // DigestInfo.digest, the image digest
-	// contents is the contents octets of the SEQUENCE, without its tag
+// IndirectData is a parsed SpcIndirectDataContent.
+type IndirectData struct {
+	// DataType is the type of the data field: OIDSpcPEImageData or
+	// OIDSpcPEImageDataPesign.
+	DataType asn1.ObjectIdentifier
+	Digest   []byte // DigestInfo.digest, the image digest
+	// Contents is the contents octets of the SEQUENCE, without its tag
 	// and length: the signed attribute messageDigest is SHA-256 of them.
-	contents []byte
+	Contents []byte
 }
 
-// parseIndirectData parses the DER of an SpcIndirectDataContent for a PE
+// ParseIndirectData parses the DER of an SpcIndirectDataContent for a PE
 // image hashed with SHA-256. SpcPeImageData is not interpreted: its flags
 // and file link do not affect verification.
-func parseIndirectData(der []byte) (*indirectData, error) {
-	var id indirectData
+func ParseIndirectData(der []byte) (*IndirectData, error) {
+	var id IndirectData
 	s := cryptobyte.String(der)
 	var idc, data, digestInfo, alg cryptobyte.String
 	if !s.ReadASN1(&idc, cbasn1.SEQUENCE) || !s.Empty() {
 		return nil, errors.New("not a DER SEQUENCE")
 	}
-	id.contents = idc
-	if !idc.ReadASN1(&data, cbasn1.SEQUENCE) || !data.ReadASN1ObjectIdentifier(&id.dataType) {
+	id.Contents = idc
+	if !idc.ReadASN1(&data, cbasn1.SEQUENCE) || !data.ReadASN1ObjectIdentifier(&id.DataType) {
 		return nil, errors.New("data: want SEQUENCE { OBJECT IDENTIFIER, ... }")
 	}
-	if !id.dataType.Equal(OIDSpcPEImageData) && !id.dataType.Equal(OIDSpcPEImageDataPesign) {
-		return nil, fmt.Errorf("data: type %v is not a PE image (want %v or %v)", id.dataType, OIDSpcPEImageData, OIDSpcPEImageDataPesign)
+	if !id.DataType.Equal(OIDSpcPEImageData) && !id.DataType.Equal(OIDSpcPEImageDataPesign) {
+		return nil, fmt.Errorf("data: type %v is not a PE image (want %v or %v)", id.DataType, OIDSpcPEImageData, OIDSpcPEImageDataPesign)
 	}
 	if !idc.ReadASN1(&digestInfo, cbasn1.SEQUENCE) || !idc.Empty() {
 		return nil, errors.New("messageDigest: want one DigestInfo SEQUENCE after data")
@@ -133,12 +144,14 @@ func parseIndirectData(der []byte) (*indirectData, error) {
 	if len(digest) != sha256.Size {
 		return nil, fmt.Errorf("messageDigest: digest is %d bytes, want %d (sha256)", len(digest), sha256.Size)
 	}
-	id.digest = bytes.Clone(digest)
+	id.Digest = bytes.Clone(digest)
 	return &id, nil
 }
 
-// parseSignature parses a DER Authenticode signature and its content.
-func parseSignature(sig []byte) (*pkcs7.SignedData, *indirectData, error) {
+// ParseSignature parses a DER Authenticode signature and its content. It
+// checks the structure only, not the signature (efi.Verify does that
+// against an image).
+func ParseSignature(sig []byte) (*pkcs7.SignedData, *IndirectData, error) {
 	sd, err := pkcs7.Parse(sig)
 	if err != nil {
 		return nil, nil, err
@@ -146,7 +159,7 @@ func parseSignature(sig []byte) (*pkcs7.SignedData, *indirectData, error) {
 	if !sd.ContentType.Equal(OIDSpcIndirectData) {
 		return nil, nil, inputerr.Errorf("content type %v is not SPC_INDIRECT_DATA (%v)", sd.ContentType, OIDSpcIndirectData)
 	}
-	id, err := parseIndirectData(sd.Content)
+	id, err := ParseIndirectData(sd.Content)
 	if err != nil {
 		return nil, nil, &inputerr.Error{Offset: inputerr.NoOffset, Field: "SpcIndirectDataContent", Err: err}
 	}
@@ -156,11 +169,11 @@ func parseSignature(sig []byte) (*pkcs7.SignedData, *indirectData, error) {
 // SignedDigest returns the image digest inside sig, a DER Authenticode
 // signature (the DigestInfo of its SpcIndirectDataContent). It accepts
 // both SPC_PE_IMAGE_DATAOBJ (…311.2.1.15) and old pesign's …311.2.1.21,
-// and SHA-256 only. It does not check the signature itself; Verify does.
+// and SHA-256 only. It does not check the signature itself; efi.Verify does.
 func SignedDigest(sig []byte) ([]byte, error) {
-	_, id, err := parseSignature(sig)
+	_, id, err := ParseSignature(sig)
 	if err != nil {
 		return nil, err
 	}
-	return id.digest, nil
+	return id.Digest, nil
 }
