@@ -134,7 +134,7 @@ func (r *Result) audit(ctx context.Context, opts GenerateOptions) error {
 	if err != nil {
 		return err
 	}
-	tversion := r.Template.Version.String() // a directory: the changelog's
+	tversion := "" // a directory, as in a request
 	if th != nil {
 		tversion = th.version
 	}

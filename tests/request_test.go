@@ -125,6 +125,7 @@ func TestRequestSignaturesRoundTrip(t *testing.T) {
 			}
 			req := readRequest(t, b)
 			sigs := filepath.Join(dir, "sigs")
+			var resp []sigreq.Signature
 			for _, f := range req.Files {
 				digest, err := hex.DecodeString(f.Digest)
 				if err != nil {
@@ -143,13 +144,50 @@ func TestRequestSignaturesRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				writeFile(t, filepath.Join(sigs, f.SignaturePath()), sig, 0o644)
+				resp = append(resp, sigreq.Signature{Path: f.SignaturePath(), Data: sig})
 			}
-			viaRequest, local := filepath.Join(dir, "split"), filepath.Join(dir, "local")
-			mustMksigned(t, "", nil, append(c.args("generate"), "--signatures", sigs, "--cert", certFile, "--output", viaRequest)...)
+			respFile := writeResponse(t, dir, "resp.tar", req.SigningTime, resp)
+			viaDir, viaResp, local := filepath.Join(dir, "split"), filepath.Join(dir, "resp"), filepath.Join(dir, "local")
+			mustMksigned(t, "", nil, append(c.args("generate"), "--signatures", sigs, "--cert", certFile, "--output", viaDir)...)
+			mustMksigned(t, "", nil, append(c.args("generate"), "--signatures", respFile, "--cert", certFile, "--output", viaResp)...)
 			mustMksigned(t, "", nil, append(c.args("generate"), "--key", keyFile, "--cert", certFile, "--output", local)...)
-			sameTree(t, viaRequest, local)
+			sameTree(t, viaDir, local)
+			sameTree(t, viaResp, local)
+			if c.name != "shim" {
+				return
+			}
+			// A response that misses a file, holds one of another
+			// template, or is not a response: refused, nothing written.
+			other := sigreq.Signature{Path: "fwupd-unsigned/usr/libexec/fwupd/efi/fwupdx64.efi.sig", Data: resp[0].Data}
+			for _, bad := range []struct {
+				name, file, want string
+			}{
+				{"missing one", writeResponse(t, dir, "short.tar", req.SigningTime, resp[:1]), "no signature for " + resp[1].Path},
+				{"another template's", writeResponse(t, dir, "other.tar", req.SigningTime, append(resp, other)), other.Path + ": no file of the template's files.json"},
+				{"swapped", writeResponse(t, dir, "swapped.tar", req.SigningTime, []sigreq.Signature{{Path: resp[0].Path, Data: resp[1].Data}, {Path: resp[1].Path, Data: resp[0].Data}}), "does not match"},
+				{"not a tar", reqFile, "req.json"},
+			} {
+				out := filepath.Join(dir, "bad-"+bad.name)
+				r := mksigned(t, "", nil, append(c.args("generate"), "--signatures", bad.file, "--cert", certFile, "--output", out)...)
+				if r.code != 1 || !strings.Contains(r.stderr, bad.want) {
+					t.Errorf("%s: exit %d, stderr %q; want 1 and %q", bad.name, r.code, r.stderr, bad.want)
+				}
+				notExist(t, out)
+			}
 		})
 	}
+}
+
+// writeResponse writes sigs as sign-request's response tar into dir.
+func writeResponse(t *testing.T, dir, name string, when time.Time, sigs []sigreq.Signature) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := sigreq.WriteResponse(&b, when, sigs); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	writeFile(t, p, b.Bytes(), 0o644)
+	return p
 }
 
 // TestRequestSigningTime: the request carries the time generate would

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -62,11 +61,11 @@ what generate --key would have written. REQ "-" is standard output.
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(req, "", "  ")
+	// Marshal refuses what sign-request would refuse.
+	data, err := req.Marshal()
 	if err != nil {
-		return err
+		return fmt.Errorf("request: %w", err)
 	}
-	data = append(data, '\n')
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: write nothing
 	}
