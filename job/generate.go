@@ -127,7 +127,8 @@ type Result struct {
 	// joined with DSC and Tar.
 	Written []string
 
-	outDir string // the --output directory, links resolved (checkOutput)
+	outDir string         // the --output directory, links resolved (checkOutput)
+	source *pkggen.Source // the template's, read once (prepare)
 }
 
 // Generate makes the -signed source package, or with DryRun checks
@@ -155,7 +156,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch}
+	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch, Source: r.source}
 	if !opts.DryRun {
 		// The tarball is written and compressed while the files are
 		// read and signed: the template's part now, each chunk of
@@ -266,6 +267,7 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 		Epoch:    epoch,
 		DSC:      src.BaseName() + ".dsc",
 		Tar:      src.BaseName() + ".tar.xz",
+		source:   src,
 	}
 	if r.outDir, err = checkOutput(opts, r.Tar, r.DSC); err != nil {
 		return nil, nil, err

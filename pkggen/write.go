@@ -25,6 +25,19 @@ type Options struct {
 	// entries delivered), spares compressing the chunks it did by the
 	// time Write needs them. Write closes it.
 	Precompressed *Precompressed
+	// Source, when set, is ReadSource's result for the tree (the caller
+	// has read it already, as a run of mksigned does once): it is not
+	// read again. The tree's changelog and control must be those it was
+	// read from.
+	Source *Source
+}
+
+// source is opts.Source, or tree's read now.
+func (opts Options) source(tree []Entry) (*Source, error) {
+	if opts.Source != nil {
+		return opts.Source, nil
+	}
+	return ReadSource(tree)
 }
 
 // Write builds the "3.0 (native)" source package of tree and writes
@@ -64,7 +77,7 @@ func WriteContext(ctx context.Context, outDir string, tree []Entry, opts Options
 	if outDir == "" {
 		return nil, errors.New("write: empty output directory")
 	}
-	src, err := ReadSource(tree)
+	src, err := opts.source(tree)
 	if err != nil {
 		return nil, err
 	}

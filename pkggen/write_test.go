@@ -474,3 +474,42 @@ func TestPrecompressNil(t *testing.T) {
 		t.Error("lookup on nil found a chunk")
 	}
 }
+
+// TestWriteGivenSource: a Source given in Options is the one written
+// (ReadSource is not run again) and gives the bytes ReadSource's does.
+func TestWriteGivenSource(t *testing.T) {
+	t.Parallel()
+	tree := fwupdTree(t)
+	src, err := ReadSource(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	read, err := Write(filepath.Join(work, "read"), tree, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := Write(filepath.Join(work, "given"), tree, Options{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range read {
+		if !bytes.Equal(readFile(t, read[i]), readFile(t, given[i])) {
+			t.Errorf("%s differs with the Source given", filepath.Base(read[i]))
+		}
+	}
+	// Given, it is used: a tree whose changelog is broken is written.
+	var broken []Entry
+	for _, e := range tree {
+		if e.Name == "debian/changelog" {
+			e.Data = []byte("not a changelog\n")
+		}
+		broken = append(broken, e)
+	}
+	if _, err := ReadSource(broken); err == nil {
+		t.Fatal("the broken changelog reads")
+	}
+	if _, err := Write(filepath.Join(work, "broken"), broken, Options{Source: src}); err != nil {
+		t.Errorf("Write with the Source given read the tree's changelog again: %v", err)
+	}
+}
