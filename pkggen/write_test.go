@@ -513,3 +513,40 @@ func TestWriteGivenSource(t *testing.T) {
 		t.Errorf("Write with the Source given read the tree's changelog again: %v", err)
 	}
 }
+
+// TestCommit: N files land together, in a new directory or an existing
+// one; a name that is no plain file name is refused and nothing written.
+func TestCommit(t *testing.T) {
+	t.Parallel()
+	files := []File{{"a_1.tar.xz", []byte("t")}, {"a_1.dsc", []byte("d")}, {"a_1_source.changes", []byte("c")}}
+	for _, exists := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "out")
+		if exists {
+			os.Mkdir(out, 0o755)
+			os.WriteFile(filepath.Join(out, "a_1.dsc"), []byte("old"), 0o644)
+		}
+		if err := Commit(out, files); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if got := readFile(t, filepath.Join(out, f.Name)); string(got) != string(f.Data) {
+				t.Errorf("%s holds %q, want %q", f.Name, got, f.Data)
+			}
+		}
+		if got := listDir(t, filepath.Dir(out)); len(got) != 1 {
+			t.Errorf("left beside the output: %v", got)
+		}
+		if got := listDir(t, out); len(got) != len(files) {
+			t.Errorf("output holds %v", got)
+		}
+	}
+	for _, bad := range []string{"../x", "d/x", "", ".."} {
+		parent := t.TempDir()
+		if err := Commit(filepath.Join(parent, "out"), []File{{"ok", nil}, {bad, nil}}); err == nil {
+			t.Errorf("Commit of %q succeeded", bad)
+		}
+		if got := listDir(t, parent); len(got) != 0 {
+			t.Errorf("Commit of %q left %v", bad, got)
+		}
+	}
+}
