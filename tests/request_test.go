@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,6 +246,27 @@ func TestRequestRefuses(t *testing.T) {
 				t.Error("the template changed")
 			}
 		})
+	}
+}
+
+// TestRequestOutputNotRegular: an --output that is a FIFO or a device is
+// refused before any work and left as it was: the write renames a file
+// over the name, so it would replace the FIFO (or, as root, /dev/null).
+func TestRequestOutputNotRegular(t *testing.T) {
+	c := requestCases(t)[0]
+	fifo := filepath.Join(t.TempDir(), "req.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	// Not /dev/null: were this to fail as root, it would replace it.
+	for _, out := range []string{fifo} {
+		r := mksigned(t, "", nil, append(c.args("request"), "--output", out)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "not a regular file") {
+			t.Errorf("--output %s: exit %d, stderr %q; want 1 and \"not a regular file\"", out, r.code, r.stderr)
+		}
+		if fi, err := os.Lstat(out); err != nil || fi.Mode().IsRegular() {
+			t.Errorf("--output %s was replaced: %v %v", out, fi.Mode(), err)
+		}
 	}
 }
 
