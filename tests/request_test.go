@@ -401,3 +401,28 @@ func TestGenerateAuditLog(t *testing.T) {
 		t.Errorf("--audit-log without --key: exit %d, want 2", r.code)
 	}
 }
+
+// TestRequestTrustedCerts: a request lists the template's trusted_certs
+// once each and sorted, whatever their order in files.json, as sigreq
+// requires of a request (Marshal would refuse it otherwise).
+func TestRequestTrustedCerts(t *testing.T) {
+	deb, tmpl := manyModules(t, 1)
+	var certs []string
+	for _, c := range "dcba" {
+		certs = append(certs, strings.Repeat(string(c), 64))
+	}
+	files := filepath.Join(tmpl, "files.json")
+	b, err := os.ReadFile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal(append(certs, certs[0]))
+	writeFile(t, files, bytes.Replace(b, []byte(`"trusted_certs": []`), append([]byte(`"trusted_certs": `), list...), 1), 0o644)
+	want := []string{certs[3], certs[2], certs[1], certs[0]}
+	for range 3 { // the order read may differ from run to run
+		req := readRequest(t, []byte(mustMksigned(t, "", nil, "request", "--template", tmpl, "--unsigned", deb, "--output", "-")))
+		if strings.Join(req.Template.TrustedCerts, " ") != strings.Join(want, " ") {
+			t.Fatalf("trusted_certs %q, want %q", req.Template.TrustedCerts, want)
+		}
+	}
+}
