@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,14 +94,30 @@ func TestRequestDescribesFiles(t *testing.T) {
 					t.Errorf("%s: a module's digest is the SHA-256 of the module, got %s", f.Path, f.Digest)
 				}
 			}
+			tdir, tversion := c.template, ""
 			if strings.HasSuffix(c.template, ".deb") {
 				b, _ := os.ReadFile(c.template)
 				sum := sha256.Sum256(b)
 				if req.Template.DebSHA256 != hex.EncodeToString(sum[:]) {
 					t.Errorf("deb_sha256 %s, want %x", req.Template.DebSHA256, sum)
 				}
+				name := strings.TrimSpace(string(testutil.Run(t, "", "dpkg-deb", "-f", c.template, "Package")))
+				tversion = strings.TrimSpace(string(testutil.Run(t, "", "dpkg-deb", "-f", c.template, "Version")))
+				tdir = filepath.Join(extract(t, c.template), "usr/share/code-signing", name)
 			} else if req.Template.DebSHA256 != "" {
 				t.Errorf("a template directory has no deb_sha256, got %q", req.Template.DebSHA256)
+			}
+			// version is the template package's; source and
+			// source_version are the -signed package's, from its changelog.
+			if req.Template.Version != tversion {
+				t.Errorf("template version %q, want %q (the .deb's Version; none for a directory)", req.Template.Version, tversion)
+			}
+			testutil.RequireTool(t, "dpkg-parsechangelog")
+			changelog := filepath.Join(tdir, "source-template/debian/changelog")
+			src := strings.TrimSpace(string(testutil.Run(t, "", "dpkg-parsechangelog", "-l", changelog, "-S", "Source")))
+			srcVersion := strings.TrimSpace(string(testutil.Run(t, "", "dpkg-parsechangelog", "-l", changelog, "-S", "Version")))
+			if req.Template.Source != src || req.Template.SourceVersion != srcVersion {
+				t.Errorf("template source %q %q, changelog says %q %q", req.Template.Source, req.Template.SourceVersion, src, srcVersion)
 			}
 		})
 	}
@@ -153,6 +172,16 @@ func TestRequestSignaturesRoundTrip(t *testing.T) {
 			mustMksigned(t, "", nil, append(c.args("generate"), "--key", keyFile, "--cert", certFile, "--output", local)...)
 			sameTree(t, viaDir, local)
 			sameTree(t, viaResp, local)
+			// Zero padding after a response's DER (a signer counting it in
+			// a WIN_CERTIFICATE's length) is dropped as for a directory's:
+			// kept, it would change the signed binary.
+			var padded []sigreq.Signature
+			for _, s := range resp {
+				padded = append(padded, sigreq.Signature{Path: s.Path, Data: append(bytes.Clone(s.Data), make([]byte, 16)...)})
+			}
+			viaPadded := filepath.Join(dir, "padded")
+			mustMksigned(t, "", nil, append(c.args("generate"), "--signatures", writeResponse(t, dir, "padded.tar", req.SigningTime, padded), "--cert", certFile, "--output", viaPadded)...)
+			sameTree(t, viaPadded, local)
 			if c.name != "shim" {
 				return
 			}
@@ -248,6 +277,47 @@ func TestRequestRefuses(t *testing.T) {
 	}
 }
 
+// TestRequestOutputNotRegular: an --output that is a FIFO or a device is
+// refused before any work and left as it was: the write renames a file
+// over the name, so it would replace the FIFO (or, as root, /dev/null).
+func TestRequestOutputNotRegular(t *testing.T) {
+	c := requestCases(t)[0]
+	fifo := filepath.Join(t.TempDir(), "req.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	// Not /dev/null: were this to fail as root, it would replace it.
+	for _, out := range []string{fifo} {
+		r := mksigned(t, "", nil, append(c.args("request"), "--output", out)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "not a regular file") {
+			t.Errorf("--output %s: exit %d, stderr %q; want 1 and \"not a regular file\"", out, r.code, r.stderr)
+		}
+		if fi, err := os.Lstat(out); err != nil || fi.Mode().IsRegular() {
+			t.Errorf("--output %s was replaced: %v %v", out, fi.Mode(), err)
+		}
+	}
+}
+
+// TestGenerateAuditRefusedWritesNothing: an entry the log refuses (here a
+// line over audit.MaxLine, from a huge --requester) fails the run after
+// signing but before the output is written: a signature is released only
+// once it is recorded.
+func TestGenerateAuditRefusedWritesNothing(t *testing.T) {
+	keyFile, certFile := newKey(t, "2048")
+	c := requestCases(t)[0]
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "audit.log"), filepath.Join(dir, "out")
+	r := mksigned(t, "", nil, append(c.args("generate"), "--key", keyFile, "--cert", certFile,
+		"--audit-log", log, "--requester", strings.Repeat("a", 70000), "--output", out)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "nothing written") {
+		t.Errorf("exit %d, stderr %q; want 1 and \"nothing written\"", r.code, r.stderr)
+	}
+	notExist(t, out)
+	if b, err := os.ReadFile(log); err != nil || len(b) != 0 {
+		t.Errorf("the log holds %q (%v), want it empty", b, err)
+	}
+}
+
 // TestGenerateAuditLog: generate --key --audit-log records each signature
 // it makes (the same digests a request lists, the SHA-256 of each .sig the
 // source package holds) in a chain `audit verify` accepts; a log that
@@ -271,14 +341,30 @@ func TestGenerateAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pemCert, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := pem.Decode(pemCert)
+	if der == nil {
+		t.Fatal("no PEM certificate")
+	}
+	certSum := fmt.Sprintf("%x", sha256.Sum256(der.Bytes))
+	if req.Template.Version == "" || req.Template.Version == req.Template.SourceVersion {
+		t.Fatalf("template version %q: the case cannot tell it from the source version %q", req.Template.Version, req.Template.SourceVersion)
+	}
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	if len(lines) != len(req.Files) {
 		t.Fatalf("%d log lines, want %d", len(lines), len(req.Files))
 	}
 	for i, l := range lines {
 		var e struct {
-			Requester, Path, Digest string
-			SignatureSHA256         string `json:"signature_sha256"`
+			Requester, Path, Digest, Template string
+			SignatureSHA256                   string `json:"signature_sha256"`
+			KeySHA256                         string `json:"key_sha256"`
+			TemplateVersion                   string `json:"template_version"`
+			PackageVersion                    string `json:"package_version"`
+			SigType                           string `json:"sig_type"`
 		}
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatal(err)
@@ -291,6 +377,14 @@ func TestGenerateAuditLog(t *testing.T) {
 		sum := sha256.Sum256(sig)
 		if e.Path != f.Path || e.Digest != f.Digest || e.SignatureSHA256 != hex.EncodeToString(sum[:]) || e.Requester != "192.0.2.7" {
 			t.Errorf("line %d: %s; want path %s, digest %s, signature_sha256 %x, requester 192.0.2.7", i+1, l, f.Path, f.Digest, sum)
+		}
+		// Which key signed, and what: the certificate's DER, the
+		// template .deb's version (not the -signed source's), the file's
+		// package version and type, as the request has them.
+		if e.KeySHA256 != certSum || e.Template != req.Template.Name || e.TemplateVersion != req.Template.Version ||
+			e.PackageVersion != f.PackageVersion || e.SigType != f.SigType {
+			t.Errorf("line %d: %s; want key_sha256 %s, template %s %s, package_version %s, sig_type %s",
+				i+1, l, certSum, req.Template.Name, req.Template.Version, f.PackageVersion, f.SigType)
 		}
 	}
 
@@ -305,5 +399,30 @@ func TestGenerateAuditLog(t *testing.T) {
 	notExist(t, out2)
 	if r := mksigned(t, "", nil, append(c.args("generate"), "--dry-run", "--audit-log", log)...); r.code != 2 {
 		t.Errorf("--audit-log without --key: exit %d, want 2", r.code)
+	}
+}
+
+// TestRequestTrustedCerts: a request lists the template's trusted_certs
+// once each and sorted, whatever their order in files.json, as sigreq
+// requires of a request (Marshal would refuse it otherwise).
+func TestRequestTrustedCerts(t *testing.T) {
+	deb, tmpl := manyModules(t, 1)
+	var certs []string
+	for _, c := range "dcba" {
+		certs = append(certs, strings.Repeat(string(c), 64))
+	}
+	files := filepath.Join(tmpl, "files.json")
+	b, err := os.ReadFile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal(append(certs, certs[0]))
+	writeFile(t, files, bytes.Replace(b, []byte(`"trusted_certs": []`), append([]byte(`"trusted_certs": `), list...), 1), 0o644)
+	want := []string{certs[3], certs[2], certs[1], certs[0]}
+	for range 3 { // the order read may differ from run to run
+		req := readRequest(t, []byte(mustMksigned(t, "", nil, "request", "--template", tmpl, "--unsigned", deb, "--output", "-")))
+		if strings.Join(req.Template.TrustedCerts, " ") != strings.Join(want, " ") {
+			t.Fatalf("trusted_certs %q, want %q", req.Template.TrustedCerts, want)
+		}
 	}
 }

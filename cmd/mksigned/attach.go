@@ -154,12 +154,17 @@ func typeUsage() string {
 }
 
 // checkOutputFile refuses, before any work, an output that is a directory
-// or in none, and one that is an input: writing it would destroy the
+// or in none, one that is not a regular file (a FIFO, a device), and one
+// that is an input: writing it would destroy the
 // input (os.Rename replaces the name; a link to the input or a second name
 // of it counts too, compared by device and inode).
 func checkOutputFile(out string, inputs ...clobber.Input) error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return fmt.Errorf("--output %s is a directory: give the name of the file to write", inputerr.Name(out))
+	} else if err == nil && !fi.Mode().IsRegular() {
+		// The write renames a new file over out: a FIFO or a device
+		// (/dev/null, for root) would be replaced, not written to.
+		return fmt.Errorf("--output %s is not a regular file (%s): it would be replaced, not written to", inputerr.Name(out), fi.Mode().Type())
 	}
 	if dir := filepath.Dir(out); !isDir(dir) {
 		return fmt.Errorf("--output %s: %s is not an existing directory", inputerr.Name(out), inputerr.Name(dir))
