@@ -152,7 +152,7 @@ func (r *Result) audit(ctx context.Context, opts GenerateOptions) error {
 		})
 	}
 	if err := opts.AuditLog.Append(entries); err != nil {
-		return fmt.Errorf("audit log: %w: nothing written", err)
+		return fmt.Errorf("%w: nothing written", err)
 	}
 	return nil
 }

@@ -71,6 +71,8 @@ template changelog's top date: the same inputs give the same bytes.
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
 	case auditLog != "" && keyPath == "":
 		return usagef("--audit-log needs --key: it records the signatures this run makes")
+	case len(o.Requester) > maxRequester:
+		return usagef("--requester is %d bytes, more than %d", len(o.Requester), maxRequester)
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
@@ -83,17 +85,6 @@ template changelog's top date: the same inputs give the same bytes.
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	o.Inputs = []clobber.Input{{Flag: "--key", Path: keyPath}, {Flag: "--cert", Path: certPath},
 		{Flag: "--key-passphrase-file", Path: passFile}, {Flag: "--audit-log", Path: auditLog}}
-	if auditLog != "" {
-		// Opened first: a log that cannot take the record stops the run
-		// before anything is signed.
-		if o.AuditLog, err = audit.Open(auditLog); err != nil {
-			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
-		}
-		defer o.AuditLog.Close()
-		if o.Requester == "" {
-			o.Requester = sshClient()
-		}
-	}
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if keyPath != "" {
@@ -104,6 +95,18 @@ template changelog's top date: the same inputs give the same bytes.
 	} else if certPath != "" {
 		if o.Cert, err = sign.LoadCertificate(certPath); err != nil {
 			return err
+		}
+	}
+	if auditLog != "" {
+		// Opened (and created) once the key has loaded, before any work:
+		// a log that cannot take the record stops the run before
+		// anything is signed.
+		if o.AuditLog, err = audit.Open(auditLog); err != nil {
+			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
+		}
+		defer o.AuditLog.Close()
+		if o.Requester == "" {
+			o.Requester = sshClient()
 		}
 	}
 	if !quiet && !asJSON {
@@ -134,6 +137,10 @@ template changelog's top date: the same inputs give the same bytes.
 	}
 	return nil
 }
+
+// maxRequester bounds --requester, which goes into every audit record
+// (a line may have audit.MaxLine bytes).
+const maxRequester = 1024
 
 // sshClient is the address of the ssh client this runs for, from
 // $SSH_CLIENT ("ADDRESS PORT PORT"), or "".
