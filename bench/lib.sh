@@ -102,6 +102,45 @@ kernel_template() {
 	((${#KSPECS[@]} > 0)) || die "$files_json lists no packages"
 }
 
+# modules_fixture: every .ko of the kernel package the kernel template
+# names (or $BENCH_MODULES_PACKAGE=NAME=VERSION), build signatures stripped,
+# as one .deb and a code-signing directory listing each (built once, cached
+# in $CACHE_DIR/modules/). Sets MDEB, MTPL and MCOUNT (modules). Needs
+# $WORK, python3 and perl.
+# shellcheck disable=SC2034 # MDEB, MTPL and MCOUNT are read by the scripts
+modules_fixture() {
+	local spec=${BENCH_MODULES_PACKAGE-} s src_deb src_pkg version pkg fixture
+	if [[ -z $spec ]]; then
+		kernel_template
+		for s in "${KSPECS[@]}"; do
+			[[ ${s%%=*} =~ ^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$ ]] && spec=$s
+		done
+		[[ -n $spec ]] || die "${KTPL##*/} names no linux-image-*-amd64-unsigned: set BENCH_MODULES_PACKAGE=NAME=VERSION"
+	fi
+	src_deb=$(fetch_deb "$spec")
+	src_pkg=${spec%%=*}
+	version=$(dpkg-deb -f "$src_deb" Version)
+	pkg=${src_pkg/#linux-image-/bench-modules-}
+
+	# The fixture: built once, cached.
+	fixture=$CACHE_DIR/modules/${src_pkg}_$version
+	if [[ ! -f $fixture/done ]]; then
+		log "building the modules fixture from ${src_deb##*/} (once; a few minutes: dpkg-deb -b compresses ~300 MB with xz)"
+		rm -rf "$fixture" "$fixture.tmp"
+		mkdir -p "$fixture.tmp/root" "$fixture.tmp/template"
+		dpkg-deb --fsys-tarfile "$src_deb" | tar -xf - -C "$fixture.tmp/root" --wildcards '*.ko'
+		python3 "$BENCH_DIR/modules-fixture.py" "$fixture.tmp/root" "$pkg" "$version" "$src_pkg" "$fixture.tmp/template" >"$fixture.tmp/count"
+		dpkg-deb --root-owner-group -b "$fixture.tmp/root" "$fixture.tmp/${pkg}_${version}_amd64.deb" >/dev/null
+		rm -rf "$fixture.tmp/root"
+		touch "$fixture.tmp/done"
+		mv "$fixture.tmp" "$fixture"
+	fi
+	MDEB=$fixture/${pkg}_${version}_amd64.deb
+	MTPL=$fixture/template
+	MCOUNT=$(cat "$fixture/count")
+	log "$MCOUNT modules of $src_pkg $version in ${MDEB##*/} ($(du -m "$MDEB" | cut -f1) MB)"
+}
+
 # make_key: an RSA-2048 key and self-signed certificate for the benchmarks
 # (never trust it), cached as $CACHE_DIR/key/{signing.key,signing.crt}.
 make_key() {

@@ -31,37 +31,10 @@ make_key
 make_work
 cpus=$(nproc)
 
-# The kernel package whose modules we take.
-spec=${BENCH_MODULES_PACKAGE-}
-if [[ -z $spec ]]; then
-	kernel_template
-	for s in "${KSPECS[@]}"; do
-		[[ ${s%%=*} =~ ^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$ ]] && spec=$s
-	done
-	[[ -n $spec ]] || die "${KTPL##*/} names no linux-image-*-amd64-unsigned: set BENCH_MODULES_PACKAGE=NAME=VERSION"
-fi
-src_deb=$(fetch_deb "$spec")
-src_pkg=${spec%%=*}
-version=$(dpkg-deb -f "$src_deb" Version)
-pkg=${src_pkg/#linux-image-/bench-modules-}
-
-# The fixture: built once, cached.
-fixture=$CACHE_DIR/modules/${src_pkg}_$version
-if [[ ! -f $fixture/done ]]; then
-	log "building the modules fixture from ${src_deb##*/} (once; a few minutes: dpkg-deb -b compresses ~300 MB with xz)"
-	rm -rf "$fixture" "$fixture.tmp"
-	mkdir -p "$fixture.tmp/root" "$fixture.tmp/template"
-	dpkg-deb --fsys-tarfile "$src_deb" | tar -xf - -C "$fixture.tmp/root" --wildcards '*.ko'
-	python3 "$BENCH_DIR/modules-fixture.py" "$fixture.tmp/root" "$pkg" "$version" "$src_pkg" "$fixture.tmp/template" >"$fixture.tmp/count"
-	dpkg-deb --root-owner-group -b "$fixture.tmp/root" "$fixture.tmp/${pkg}_${version}_amd64.deb" >/dev/null
-	rm -rf "$fixture.tmp/root"
-	touch "$fixture.tmp/done"
-	mv "$fixture.tmp" "$fixture"
-fi
-deb=$fixture/${pkg}_${version}_amd64.deb
-tpl=$fixture/template
-count=$(cat "$fixture/count")
-log "$count modules of $src_pkg $version in ${deb##*/} ($(du -m "$deb" | cut -f1) MB)"
+modules_fixture
+deb=$MDEB
+tpl=$MTPL
+count=$MCOUNT
 
 build_mksigned
 jobs_args=()

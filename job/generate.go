@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +25,7 @@ import (
 
 	"pault.ag/go/debian/version"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -74,6 +75,11 @@ type GenerateOptions struct {
 	// Progress, when set, is called from several goroutines as work
 	// advances.
 	Progress func(Progress)
+	// AuditLog, when set, records every signature the Key makes, before
+	// the output that holds them is written (see package audit); the
+	// entries name Requester.
+	AuditLog  *audit.Log
+	Requester string
 	// StopEarly stops reading each package once its listed files have
 	// been seen. It is faster (a kernel image is the 5th of 5,000 entries),
 	// but what follows goes unread: a later entry of the same name, which
@@ -92,11 +98,16 @@ type Progress struct {
 // Item is one file to sign.
 type Item struct {
 	Package string // unsigned package name
+	Version string // and its version
 	Deb     string // the .deb it came from
 	File    template.File
 	Size    int64
 	Sig     []byte
-	member  string // the .deb's data member, for errors
+	// Digest is what is signed (set when signing with a key, and for a
+	// request), and SHA256 the whole file's hash (set for a request,
+	// where both go to the signing host).
+	Digest, SHA256 []byte
+	member         string // the .deb's data member, for errors
 }
 
 // SigPath is where Item's signature lives in the source package.
@@ -115,7 +126,8 @@ type Result struct {
 	// joined with DSC and Tar.
 	Written []string
 
-	outDir string // the --output directory, links resolved (checkOutput)
+	outDir string         // the --output directory, links resolved (checkOutput)
+	source *pkggen.Source // the template's, read once (prepare)
 }
 
 // Generate makes the -signed source package, or with DryRun checks
@@ -139,7 +151,11 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch}
+	src, err := opts.source(r)
+	if err != nil {
+		return nil, err
+	}
+	wopts := pkggen.Options{SourceDateEpoch: opts.SourceDateEpoch, Source: r.source}
 	if !opts.DryRun {
 		// The tarball is written and compressed while the files are
 		// read and signed: the template's part now, each chunk of
@@ -151,7 +167,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 		wopts.Precompressed = pkggen.Precompress(r.tree(), wopts, pending)
 		defer wopts.Precompressed.Close()
 	}
-	if err := r.run(ctx, opts, debs, wopts.Precompressed); err != nil {
+	if err := r.run(ctx, opts.collect(src), debs, wopts.Precompressed); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -159,6 +175,9 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	}
 	if opts.DryRun {
 		return r, nil
+	}
+	if err := r.audit(ctx, opts); err != nil {
+		return nil, err
 	}
 	written, err := pkggen.WriteContext(ctx, r.outDir, r.tree(), wopts)
 	if err != nil {
@@ -168,6 +187,42 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 		r.Written = append(r.Written, filepath.Join(opts.Output, filepath.Base(w)))
 	}
 	return r, nil
+}
+
+// source is where opts says the signatures come from; for given ones it
+// refuses signatures no listed file uses before any file is read.
+func (opts GenerateOptions) source(r *Result) (source, error) {
+	switch {
+	case opts.Signatures != "":
+		store, err := openSignatures(opts.Signatures)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkUnused(store, r.Items); err != nil {
+			return nil, err
+		}
+		return givenSource{store: store, cert: opts.Cert}, nil
+	case opts.DryRun:
+		return noSource{}, nil
+	case opts.Key == nil:
+		return nil, errors.New("no key, no --signatures and not a dry run: nothing to sign with")
+	}
+	return keySource{key: opts.Key, epoch: r.Epoch}, nil
+}
+
+// collect is how run reads and where its signatures come from.
+type collect struct {
+	src       source
+	jobs      int
+	progress  func(Progress)
+	stopEarly bool
+	// hashFiles has the reader hash each streamed file whole (Item.SHA256),
+	// for a request.
+	hashFiles bool
+}
+
+func (opts GenerateOptions) collect(src source) collect {
+	return collect{src: src, jobs: opts.Jobs, progress: opts.Progress, stopEarly: opts.StopEarly}
 }
 
 // unsignedDeb is one --unsigned package, matched with what files.json asks
@@ -211,6 +266,7 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 		Epoch:    epoch,
 		DSC:      src.BaseName() + ".dsc",
 		Tar:      src.BaseName() + ".tar.xz",
+		source:   src,
 	}
 	if r.outDir, err = checkOutput(opts, r.Tar, r.DSC); err != nil {
 		return nil, nil, err
@@ -247,7 +303,7 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 		}
 		d := &unsignedDeb{path: path, pkg: pkg, spec: spec, items: map[string]*Item{}}
 		for _, f := range spec.Files {
-			d.items[f.Path] = &Item{Package: pkg.Name, Deb: path, File: f, Size: -1, member: pkg.DataMember}
+			d.items[f.Path] = &Item{Package: pkg.Name, Version: pkg.Version, Deb: path, File: f, Size: -1, member: pkg.DataMember}
 		}
 		byPkg[pkg.Name] = d
 		debs = append(debs, d)
@@ -266,11 +322,6 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 					Err: fmt.Errorf("%s: its signature %s would be left out of the source package: dpkg-source -b excludes names matching %q", strconv.Quote(f.Path), it.SigPath(), pat)}
 			}
 			r.Items = append(r.Items, it)
-		}
-	}
-	if opts.Signatures != "" {
-		if err := checkSignatureDir(opts.Signatures, r.Items); err != nil {
-			return nil, nil, err
 		}
 	}
 	return r, debs, nil
@@ -314,8 +365,8 @@ type task struct {
 // error stops everything at once, the other packages' readers in the
 // middle of a read; which error that is can depend on timing when
 // several inputs are bad.
-func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
-	jobs := jobCount(opts.Jobs)
+func (r *Result) run(ctx context.Context, opts collect, debs []*unsignedDeb, pre *pkggen.Precompressed) error {
+	jobs := jobCount(opts.jobs)
 	nreaders := min(jobs, len(debs))
 	// Readers read under runCtx: an error anywhere cancels it, and a
 	// reader decoding a large entry next to a bad package stops at its
@@ -331,13 +382,13 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 	stop := context.AfterFunc(ctx, failed.halt)
 	defer stop()
 	report := func() {
-		if opts.Progress == nil {
+		if opts.progress == nil {
 			return
 		}
 		mu.Lock()
 		p := Progress{Files: done, TotalFiles: len(r.Items), BytesRead: read.Load()}
 		mu.Unlock()
-		opts.Progress(p)
+		opts.progress(p)
 	}
 
 	tasks := newQueue(len(r.Items))
@@ -346,7 +397,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			tasks.done(t)
 			return
 		}
-		err := r.process(opts, t)
+		err := process(opts.src, t)
 		tasks.done(t)
 		if err != nil {
 			failed.set(err)
@@ -358,54 +409,7 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 		mu.Unlock()
 		report()
 	}
-	drain := func() {
-		for t := range tasks.ch {
-			handle(t)
-		}
-	}
-	// While packages are read, workers sign at a lower CPU priority than
-	// the readers (and the xz programs) that feed them: decoding is the
-	// critical path, and signing catches up from the queue. Once reading
-	// is over each finishes the file in hand and leaves (its thread ends
-	// with it), and a worker at the normal priority takes its place to
-	// sign the rest: on a busy machine, signing then gets its fair share
-	// again, and there are never more than jobs workers.
-	var workers sync.WaitGroup
-	readersDone := make(chan struct{})
-	lowered := func() {
-		for {
-			select {
-			case <-readersDone:
-				return
-			default:
-			}
-			select {
-			case t, ok := <-tasks.ch:
-				if !ok {
-					return
-				}
-				handle(t)
-			case <-readersDone:
-				return
-			}
-		}
-	}
-	for range jobs {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			if !lowerPriority() {
-				drain()
-				return
-			}
-			lowered()
-			workers.Add(1) // before this worker's Done: Wait cannot return in between
-			go func() {
-				defer workers.Done()
-				drain()
-			}()
-		}()
-	}
+	workers := startPool(jobs, tasks, handle)
 
 	// Readers run side by side, as many as there are workers: with xz
 	// input, decoding is most of the work.
@@ -420,156 +424,28 @@ func (r *Result) run(ctx context.Context, opts GenerateOptions, debs []*unsigned
 			if failed.stopped() {
 				return
 			}
-			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts.StopEarly); err != nil {
+			if err := d.stream(runCtx, tasks, &read, failed.stopped, report, opts); err != nil {
 				failed.set(err)
 			}
 		}()
 	}
 	readers.Wait()
-	close(readersDone)
-	close(tasks.ch)
-	workers.Wait()
+	workers.finish()
 	if err := failed.get(); err != nil {
 		return err
 	}
 	return ctx.Err()
 }
 
-// firstError is what ends a run: the first error reported, which is the
-// one the run returns (later ones are often its consequences), and
-// whether the run is to stop, on an error or when cancelled. It is safe
-// for concurrent use.
-type firstError struct {
-	mu     sync.Mutex
-	err    error
-	halted atomic.Bool
-	cancel func() // if set, called by set: stops the readers mid-read
-}
-
-// set records err unless an error came before it, and stops the run.
-func (f *firstError) set(err error) {
-	f.mu.Lock()
-	if f.err == nil {
-		f.err = err
-	}
-	f.mu.Unlock()
-	f.halted.Store(true)
-	if f.cancel != nil {
-		f.cancel()
-	}
-}
-
-// halt stops the run without an error: ctx was cancelled.
-func (f *firstError) halt() { f.halted.Store(true) }
-
-// stopped reports whether the run is to stop.
-func (f *firstError) stopped() bool { return f.halted.Load() }
-
-// get returns the first error set, or nil.
-func (f *firstError) get() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err
-}
-
-// Procs is how many Ps (runtime.GOMAXPROCS) Generate with jobs workers
-// and the given number of packages wants: while reading, a worker's
-// thread that the kernel has set aside for a reader still holds its P,
-// so the readers need Ps of their own. Without them they waited for a
-// worker to be preempted, and the xz program behind them stalled on a
-// full pipe. It is at least runtime.NumCPU() when jobs is 0.
-func Procs(jobs, packages int) int {
-	jobs = jobCount(jobs)
-	if !canLowerPriority {
-		return jobs
-	}
-	return jobs + min(jobs, packages)
-}
-
-// MaxJobs bounds GenerateOptions.Jobs. Each worker holds a thread of its
-// own while packages are read, beside a P per reader (Procs): at 9,000
-// jobs the Go runtime ran out of threads (its limit is 10,000) and the
-// process died with a stack dump. No machine has that many CPUs to
-// sign on.
-const MaxJobs = 1024
-
-// jobCount is how many workers Jobs asks for: one per CPU for 0, at most
-// MaxJobs.
-func jobCount(jobs int) int {
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
-	}
-	return min(jobs, MaxJobs)
-}
-
-// workerNice is how much lower than the readers' the workers' CPU
-// priority is. Decoding is the critical path: the xz program decodes
-// 4,000 modules (56 MB of xz) in about 3.4 s, while their signing can
-// catch up from the queue. At equal priority the kernel gave xz a third of
-// two CPUs beside two signing threads, and the run took 6.5-7.7 s; with
-// the workers at nice +10 it takes 4.8-5.7 s (bench/modules.sh; +5 gave
-// 5.6-5.9 s, +19 5.3-5.4 s). Lowered for the whole run, signing would get
-// a tenth of a CPU against each busy process of a shared build machine,
-// hence the normal-priority workers once reading is over; leaving one CPU
-// to the readers instead of lowering anything was about 5% slower.
-const workerNice = 10
-
-// queueBytes is how much file data may wait between readers and workers.
-// Without a queue, decoding stopped whenever every worker was busy, and
-// decoding and signing took turns more than they overlapped (for 4,000
-// modules on 2 CPUs, 7.1 s against 6.7 s with the queue, when modules
-// were still held whole). Digests of streamed files take no room here;
-// the channel's capacity bounds how many wait.
-const queueBytes = 8 << 20
-
-// queue hands listed files from readers to workers. It holds up to
-// queueBytes of file data, or one file however large, so memory stays
-// bounded by that plus one file per worker.
-type queue struct {
-	ch   chan task
-	mu   sync.Mutex
-	cond *sync.Cond
-	used int64
-}
-
-// newQueue returns a queue for n listed files: its channel holds them
-// all, so that digests, which take no room, never wait.
-func newQueue(n int) *queue {
-	q := &queue{ch: make(chan task, max(n, 1))}
-	q.cond = sync.NewCond(&q.mu)
-	return q
-}
-
-// put waits until t fits, then queues it. A digest takes no room and
-// never waits.
-func (q *queue) put(t task) {
-	n := int64(len(t.data))
-	q.mu.Lock()
-	for n > 0 && q.used > 0 && q.used+n > queueBytes {
-		q.cond.Wait()
-	}
-	q.used += n
-	q.mu.Unlock()
-	q.ch <- t
-}
-
-// done gives back t's room, once a worker has finished with it.
-func (q *queue) done(t task) {
-	q.mu.Lock()
-	q.used -= int64(len(t.data))
-	q.mu.Unlock()
-	q.cond.Broadcast()
-}
-
 // process checks one listed file and obtains its signature; it keeps only
-// the signature.
-func (r *Result) process(opts GenerateOptions, t task) error {
+// the signature (or for a request the digests).
+func process(src source, t task) error {
 	if t.digest == nil {
 		if err := formats[t.it.File.SigType].check(t.data); err != nil {
 			return kindError(t.it, err)
 		}
 	}
-	return obtainSignature(opts, r, t.it, t.data, t.digest)
+	return src.obtain(t.it, t.data, t.digest)
 }
 
 // kindError says that it is not a file its sig_type can sign.
@@ -582,7 +458,7 @@ func kindError(it *Item, err error) error {
 // its end (deb.Read refuses a path that appears twice), or with stopEarly
 // only until it has sent them all; it stops when stop says so, between
 // entries, or when ctx is done, at its next read.
-func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), stopEarly bool) error {
+func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int64, stop func() bool, report func(), opts collect) error {
 	name := filepath.Base(d.path)
 	f, err := inputfile.Open(d.path)
 	if err != nil {
@@ -617,7 +493,12 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 		it.Size = e.Size
 		if newStream := formats[it.File.SigType].newStream; newStream != nil {
 			sd := newStream()
-			if n, err := io.CopyBuffer(sd, body, buf); err != nil || n != e.Size {
+			var w io.Writer = sd
+			whole := sha256.New()
+			if opts.hashFiles {
+				w = io.MultiWriter(sd, whole)
+			}
+			if n, err := io.CopyBuffer(w, body, buf); err != nil || n != e.Size {
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
@@ -626,6 +507,9 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			digest, err := sd.finish()
 			if err != nil {
 				return kindError(it, err)
+			}
+			if opts.hashFiles {
+				it.SHA256 = whole.Sum(nil)
 			}
 			tasks.put(task{it: it, digest: digest})
 		} else {
@@ -647,7 +531,7 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 			}
 			tasks.put(task{it: it, data: data})
 		}
-		if left--; left == 0 && stopEarly {
+		if left--; left == 0 && opts.stopEarly {
 			return deb.ErrStop
 		}
 		return nil
@@ -731,133 +615,6 @@ func (c *countingFile) Read(p []byte) (int, error) {
 }
 
 func (c *countingFile) Len() int { return int(max(c.left, 0)) }
-
-// obtainSignature signs it, or reads its signature from opts.Signatures and
-// checks it against the file.
-func obtainSignature(opts GenerateOptions, r *Result, it *Item, data, digest []byte) error {
-	f := formats[it.File.SigType]
-	if opts.Signatures == "" {
-		if opts.DryRun {
-			return nil
-		}
-		if digest == nil {
-			var err error
-			if digest, err = f.digest(data); err != nil {
-				return err
-			}
-		}
-		sig, err := f.sign(opts.Key, digest, r.Epoch)
-		if err != nil {
-			return fmt.Errorf("signing %s %s: %w", it.Package, it.File.Path, err)
-		}
-		it.Sig = sig
-		return nil
-	}
-	rel := signatureFile(it)
-	where := filepath.Join(opts.Signatures, rel)
-	sig, err := readSignature(opts.Signatures, rel)
-	if err != nil {
-		return err
-	}
-	if it.File.SigType == template.LinuxModule && opts.Cert == nil {
-		return fmt.Errorf("%s: linux-module signatures carry no certificate: pass --cert to check them against the files", where)
-	}
-	verify := func() error { return f.verify(data, sig, opts.Cert) }
-	if digest != nil {
-		verify = func() error { return f.verifyDigest(digest, sig, opts.Cert) }
-	}
-	if err := verify(); err != nil {
-		return fmt.Errorf("%s does not match %s %s: %w", where, it.Package, it.File.Path, err)
-	}
-	it.Sig = sig
-	return nil
-}
-
-// signatureFile is where --signatures holds it's signature.
-func signatureFile(it *Item) string { return it.Package + "/" + it.File.Path + ".sig" }
-
-// readSignature reads one detached signature through an os.Root, so
-// nothing outside dir is read, and keeps only its DER: zero padding after
-// it (left by tools that count it in a WIN_CERTIFICATE's length) would
-// otherwise end up in the source package and change the signed binary.
-func readSignature(dir, rel string) ([]byte, error) {
-	where := filepath.Join(dir, rel)
-	root, err := inputfile.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := inputfile.OpenInRoot(root, rel)
-	if err != nil {
-		return nil, fmt.Errorf("signature for %s: %w", rel, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSignature+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
-	if len(b) > maxSignature {
-		return nil, fmt.Errorf("%s: more than %d bytes: not a detached signature", where, maxSignature)
-	}
-	n, err := derLength(b)
-	if err != nil {
-		return nil, &inputerr.Error{File: where, Offset: 0, Err: err}
-	}
-	for i, c := range b[n:] {
-		if c != 0 {
-			return nil, &inputerr.Error{File: where, Offset: int64(n + i), Err: errors.New("data after the DER signature")}
-		}
-	}
-	return b[:n], nil
-}
-
-// derLength returns the length of the DER SEQUENCE at the start of b
-// (X.690 §8.1: tag, then a short or long form length). The length is
-// computed in int64: four length bytes overflow a 32-bit int.
-func derLength(b []byte) (int, error) {
-	if len(b) < 2 || b[0] != 0x30 {
-		return 0, errors.New("not a DER-encoded PKCS#7 signature (no SEQUENCE)")
-	}
-	n, hdr := int64(b[1]), int64(2)
-	if n&0x80 != 0 {
-		k := int(n & 0x7f)
-		if k == 0 || k > 4 || len(b) < 2+k {
-			return 0, errors.New("bad DER length")
-		}
-		n = 0
-		for _, c := range b[2 : 2+k] {
-			n = n<<8 | int64(c)
-		}
-		hdr += int64(k)
-	}
-	if hdr+n > int64(len(b)) {
-		return 0, fmt.Errorf("DER length %d runs past the end of the %d-byte file", hdr+n, len(b))
-	}
-	return int(hdr + n), nil
-}
-
-// checkSignatureDir refuses files in the --signatures directory that no
-// listed file uses: they point at a stale or wrong directory.
-func checkSignatureDir(dir string, items []*Item) error {
-	want := map[string]bool{}
-	for _, it := range items {
-		want[signatureFile(it)] = true
-	}
-	root, err := inputfile.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !want[p] {
-			return fmt.Errorf("%s: no file of the template's files.json has this signature", filepath.Join(dir, p))
-		}
-		return nil
-	})
-}
 
 // tree is the source package: the template's source-template plus the
 // signatures. New directories and signatures get the epoch as mtime, and

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/testutil"
 	"github.com/mksigned/mksigned/sign"
@@ -150,8 +151,8 @@ func useSignatures(t *testing.T, o *GenerateOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signing.DryRun = false // sign, but write nothing
-	if err := r.run(context.Background(), signing, debs, nil); err != nil {
+	// Sign, but write nothing.
+	if err := r.run(context.Background(), signing.collect(keySource{key: o.Key, epoch: r.Epoch}), debs, nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -207,5 +208,39 @@ func link(t *testing.T, target, name string) {
 	t.Helper()
 	if err := os.Link(target, name); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditRefusedWritesNothing: a log that refuses the records after the
+// files are signed (here: replaced after it was opened) fails the run
+// before the output is written, and says so: a signature is released only
+// once it is recorded.
+func TestAuditRefusedWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "audit.log")
+	l, err := audit.Open(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	other := filepath.Join(dir, "other.log")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, logFile); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	opts := outputRun(t, out)
+	opts.AuditLog = l
+	_, err = Generate(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "nothing written") {
+		t.Fatalf("Generate = %v, want the log's refusal and \"nothing written\"", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output written although the log refused the records: %v", err)
+	}
+	if b, _ := os.ReadFile(logFile); len(b) != 0 {
+		t.Errorf("the log holds %q", b)
 	}
 }

@@ -47,7 +47,11 @@ func poolRun(t *testing.T, ctx context.Context, n, jobs int, hook func(n int) er
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.run(ctx, opts, debs, nil) }()
+	src, err := opts.source(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- r.run(ctx, opts.collect(src), debs, nil) }()
 	select {
 	case err = <-done:
 	case <-time.After(time.Minute):
@@ -246,5 +250,53 @@ func TestJobsBounded(t *testing.T) {
 	}
 	if _, err := poolRun(t, context.Background(), 4, 9000, func(int) error { return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPoolBound drives the pool alone: every task queued is handled once,
+// and never more than its size at once, while reading and across the
+// hand-over from the lowered workers to the normal ones at finish.
+func TestPoolBound(t *testing.T) {
+	for _, n := range []int{1, 2, 5} {
+		const tasks = 200
+		q := newQueue(tasks)
+		var (
+			mu        sync.Mutex
+			now, most int
+			handled   = map[*Item]int{}
+			items     = make([]*Item, tasks)
+			release   = make(chan struct{})
+		)
+		p := startPool(n, q, func(tk task) {
+			mu.Lock()
+			now++
+			most = max(most, now)
+			handled[tk.it]++
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			now--
+			mu.Unlock()
+		})
+		for i := range items {
+			items[i] = &Item{}
+			q.put(task{it: items[i]})
+		}
+		// Every worker takes a task and blocks; then reading ends while
+		// they hold them, and only then are they let go.
+		time.Sleep(50 * time.Millisecond)
+		finished := make(chan struct{})
+		go func() { p.finish(); close(finished) }()
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+		<-finished
+		if most > n {
+			t.Errorf("pool of %d: %d tasks handled at once", n, most)
+		}
+		for i, it := range items {
+			if handled[it] != 1 {
+				t.Fatalf("pool of %d: task %d handled %d times", n, i, handled[it])
+			}
+		}
 	}
 }

@@ -43,7 +43,7 @@ var errClosed = errors.New("precompress: closed")
 // then reports the problem). Write closes it; a caller that does not get
 // that far (an error, an interrupt) must Close it.
 func Precompress(tree []Entry, opts Options, pending []string) *Precompressed {
-	src, err := ReadSource(tree)
+	src, err := opts.source(tree)
 	if err != nil {
 		return nil
 	}

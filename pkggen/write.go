@@ -25,6 +25,19 @@ type Options struct {
 	// entries delivered), spares compressing the chunks it did by the
 	// time Write needs them. Write closes it.
 	Precompressed *Precompressed
+	// Source, when set, is ReadSource's result for the tree (the caller
+	// has read it already, as a run of mksigned does once): it is not
+	// read again. The tree's changelog and control must be those it was
+	// read from.
+	Source *Source
+}
+
+// source is opts.Source, or tree's read now.
+func (opts Options) source(tree []Entry) (*Source, error) {
+	if opts.Source != nil {
+		return opts.Source, nil
+	}
+	return ReadSource(tree)
 }
 
 // Write builds the "3.0 (native)" source package of tree and writes
@@ -58,13 +71,37 @@ func Write(outDir string, tree []Entry, opts Options) ([]string, error) {
 // interrupt leaves the output either untouched or complete.
 func WriteContext(ctx context.Context, outDir string, tree []Entry, opts Options) ([]string, error) {
 	defer opts.Precompressed.Close()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if outDir == "" {
 		return nil, errors.New("write: empty output directory")
 	}
-	src, err := ReadSource(tree)
+	files, err := Build(ctx, tree, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the last moment to stop: from here on, finish
+	}
+	if err := Commit(outDir, files); err != nil {
+		return nil, err
+	}
+	// .dsc first
+	return []string{filepath.Join(outDir, files[1].Name), filepath.Join(outDir, files[0].Name)}, nil
+}
+
+// File is one file of a built source package.
+type File struct {
+	Name string // a plain file name
+	Data []byte
+}
+
+// Build builds tree's source package in memory: the .tar.xz, then the
+// .dsc that names it. Commit writes the files (and a later .changes can
+// be built from them, and committed with them).
+func Build(ctx context.Context, tree []Entry, opts Options) ([]File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	src, err := opts.source(tree)
 	if err != nil {
 		return nil, err
 	}
@@ -86,17 +123,19 @@ func WriteContext(ctx context.Context, outDir string, tree []Entry, opts Options
 	if err != nil {
 		return nil, err
 	}
-	files := []struct {
-		name string
-		data []byte
-	}{{tarName, xzData}, {dscName, dsc}}
+	return []File{{tarName, xzData}, {dscName, dsc}}, nil
+}
 
-	if err := ctx.Err(); err != nil {
-		return nil, err // the last moment to stop: from here on, finish
-	}
+// Commit writes files into outDir, all or none: into a new directory
+// beside outDir (same parent), which is renamed to outDir when outDir
+// does not exist; when it does, the files are renamed into it in the
+// order given (a file that names another, as a .dsc names its tarball,
+// goes after it), replacing files of the same name. Every name is checked
+// before the first rename; the renames are still not one atomic step.
+func Commit(outDir string, files []File) error {
 	tmp, err := makeTempDir(outDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	done := false
 	defer func() {
@@ -105,42 +144,43 @@ func WriteContext(ctx context.Context, outDir string, tree []Entry, opts Options
 		}
 	}()
 	for _, f := range files {
-		if err := writeFileSync(filepath.Join(tmp, f.name), f.data); err != nil {
-			return nil, err
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
+			return fmt.Errorf("write: %q is not a plain file name", f.Name)
+		}
+		if err := writeFileSync(filepath.Join(tmp, f.Name), f.Data); err != nil {
+			return err
 		}
 	}
-	paths := []string{filepath.Join(outDir, dscName), filepath.Join(outDir, tarName)}
-
 	fi, err := os.Lstat(outDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.Rename(tmp, outDir); err != nil {
-			return nil, fmt.Errorf("write: %w", err)
+			return fmt.Errorf("write: %w", err)
 		}
 		done = true
-		return paths, nil
+		return nil
 	case err != nil:
-		return nil, fmt.Errorf("write: %w", err)
+		return fmt.Errorf("write: %w", err)
 	case !fi.IsDir():
-		return nil, fmt.Errorf("write: %s is not a directory", outDir)
+		return fmt.Errorf("write: %s is not a directory", outDir)
 	}
 	// Every name is checked before the first rename: a .dsc that cannot
 	// be replaced must not leave a new .tar.xz beside the old .dsc.
 	for _, f := range files {
-		if err := replaceable(filepath.Join(outDir, f.name)); err != nil {
-			return nil, err
+		if err := replaceable(filepath.Join(outDir, f.Name)); err != nil {
+			return err
 		}
 	}
 	for _, f := range files {
-		if err := os.Rename(filepath.Join(tmp, f.name), filepath.Join(outDir, f.name)); err != nil {
-			return nil, fmt.Errorf("write: %w", err)
+		if err := os.Rename(filepath.Join(tmp, f.Name), filepath.Join(outDir, f.Name)); err != nil {
+			return fmt.Errorf("write: %w", err)
 		}
 	}
 	if err := os.Remove(tmp); err != nil {
-		return nil, fmt.Errorf("write: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	done = true
-	return paths, nil
+	return nil
 }
 
 // replaceable checks that renaming a file to name can succeed as far as

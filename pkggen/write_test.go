@@ -474,3 +474,79 @@ func TestPrecompressNil(t *testing.T) {
 		t.Error("lookup on nil found a chunk")
 	}
 }
+
+// TestWriteGivenSource: a Source given in Options is the one written
+// (ReadSource is not run again) and gives the bytes ReadSource's does.
+func TestWriteGivenSource(t *testing.T) {
+	t.Parallel()
+	tree := fwupdTree(t)
+	src, err := ReadSource(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	read, err := Write(filepath.Join(work, "read"), tree, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := Write(filepath.Join(work, "given"), tree, Options{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range read {
+		if !bytes.Equal(readFile(t, read[i]), readFile(t, given[i])) {
+			t.Errorf("%s differs with the Source given", filepath.Base(read[i]))
+		}
+	}
+	// Given, it is used: a tree whose changelog is broken is written.
+	var broken []Entry
+	for _, e := range tree {
+		if e.Name == "debian/changelog" {
+			e.Data = []byte("not a changelog\n")
+		}
+		broken = append(broken, e)
+	}
+	if _, err := ReadSource(broken); err == nil {
+		t.Fatal("the broken changelog reads")
+	}
+	if _, err := Write(filepath.Join(work, "broken"), broken, Options{Source: src}); err != nil {
+		t.Errorf("Write with the Source given read the tree's changelog again: %v", err)
+	}
+}
+
+// TestCommit: N files land together, in a new directory or an existing
+// one; a name that is no plain file name is refused and nothing written.
+func TestCommit(t *testing.T) {
+	t.Parallel()
+	files := []File{{"a_1.tar.xz", []byte("t")}, {"a_1.dsc", []byte("d")}, {"a_1_source.changes", []byte("c")}}
+	for _, exists := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "out")
+		if exists {
+			os.Mkdir(out, 0o755)
+			os.WriteFile(filepath.Join(out, "a_1.dsc"), []byte("old"), 0o644)
+		}
+		if err := Commit(out, files); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if got := readFile(t, filepath.Join(out, f.Name)); string(got) != string(f.Data) {
+				t.Errorf("%s holds %q, want %q", f.Name, got, f.Data)
+			}
+		}
+		if got := listDir(t, filepath.Dir(out)); len(got) != 1 {
+			t.Errorf("left beside the output: %v", got)
+		}
+		if got := listDir(t, out); len(got) != len(files) {
+			t.Errorf("output holds %v", got)
+		}
+	}
+	for _, bad := range []string{"../x", "d/x", "", ".."} {
+		parent := t.TempDir()
+		if err := Commit(filepath.Join(parent, "out"), []File{{"ok", nil}, {bad, nil}}); err == nil {
+			t.Errorf("Commit of %q succeeded", bad)
+		}
+		if got := listDir(t, parent); len(got) != 0 {
+			t.Errorf("Commit of %q left %v", bad, got)
+		}
+	}
+}

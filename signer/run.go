@@ -123,7 +123,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 		return r, nil
 	}
-	if err := atomicfile.WriteFile(o.Output, resp.Bytes()); err != nil {
+	if err := atomicfile.Write(o.Output, resp.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	r.Written = o.Output

@@ -35,8 +35,10 @@ type Request struct {
 
 // Template identifies the template a request signs for.
 type Template struct {
-	Name    string `json:"name"`    // e.g. fwupd-amd64-signed-template
-	Version string `json:"version"` // the template package's version
+	Name string `json:"name"` // e.g. fwupd-amd64-signed-template
+	// Version is the template package's version; empty, as DebSHA256,
+	// for a template given as a directory.
+	Version string `json:"version"`
 	// Source is the -signed source package to be made, and its version
 	// (the changelog's top entry).
 	Source        string `json:"source"`

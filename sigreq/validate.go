@@ -76,8 +76,12 @@ func (t *Template) validate(field string) error {
 	if err := checkPackage(field+".name", t.Name); err != nil {
 		return err
 	}
-	if err := checkVersion(field+".version", t.Version); err != nil {
-		return err
+	// A template given as a directory is no package: it has neither a
+	// version nor a .deb to hash.
+	if t.Version != "" || t.DebSHA256 != "" {
+		if err := checkVersion(field+".version", t.Version); err != nil {
+			return err
+		}
 	}
 	if err := checkPackage(field+".source", t.Source); err != nil {
 		return err

@@ -2,11 +2,15 @@
 // digests Go's crypto/rsa makes per second on all cores: the signing floor
 // bench/modules.sh compares mksigned with (modules / rate).
 //
-//	rsarate [-n N] [-bits B] [-key KEY.pem] [-workers W]
+//	rsarate [-n N] [-bits B] [-key KEY.pem | -pkcs11 URI] [-workers W]
 //
 // It signs N distinct digests on W goroutines (default runtime.NumCPU())
 // and prints one line: "rsa-2048: N signatures in T on W goroutines: R/s".
-// Without -key it generates a key of B bits first (not timed).
+// Without -key it generates a key of B bits first (not timed). With
+// -pkcs11 the key is a token's (a pkcs11: URI; module from module-path=
+// or $MKSIGNED_PKCS11_MODULE, PIN from $MKSIGNED_PKCS11_PIN), signing
+// through crypto11 as mksigned does: the token's own rate, the floor of
+// sign-request through that token (bench/signer.sh).
 package main
 
 import (
@@ -26,6 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mksigned/mksigned/sign/pkcs11"
 )
 
 func main() {
@@ -38,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 4000, "number of signatures")
 	bits := fs.Int("bits", 2048, "key size when generating a key")
 	keyFile := fs.String("key", "", "PEM RSA private key (PKCS#1 or PKCS#8) instead of a generated one")
+	uri := fs.String("pkcs11", "", "sign with this PKCS#11 key instead (a pkcs11: URI)")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines signing at once")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -49,18 +56,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rsarate: -n and -workers must be positive; no arguments")
 		return 2
 	}
-	key, err := loadKey(*keyFile, *bits)
-	if err != nil {
-		fmt.Fprintf(stderr, "rsarate: %v\n", err)
+	var signer crypto.Signer
+	if *uri != "" {
+		k, err := pkcs11.Open(*uri, pkcs11.Options{})
+		if err != nil {
+			fmt.Fprintf(stderr, "rsarate: %v\n", err)
+			return 1
+		}
+		defer k.Close()
+		signer = k.Signer
+	} else {
+		key, err := loadKey(*keyFile, *bits)
+		if err != nil {
+			fmt.Fprintf(stderr, "rsarate: %v\n", err)
+			return 1
+		}
+		signer = key
+	}
+	pub, ok := signer.Public().(*rsa.PublicKey)
+	if !ok {
+		fmt.Fprintln(stderr, "rsarate: not an RSA key")
 		return 1
 	}
-	elapsed, err := signAll(key, *n, *workers)
+	elapsed, err := signAll(signer, *n, *workers)
 	if err != nil {
 		fmt.Fprintf(stderr, "rsarate: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "rsa-%d: %d signatures in %.3fs on %d goroutines: %.0f/s\n",
-		key.N.BitLen(), *n, elapsed.Seconds(), *workers, float64(*n)/elapsed.Seconds())
+		pub.N.BitLen(), *n, elapsed.Seconds(), *workers, float64(*n)/elapsed.Seconds())
 	return 0
 }
 
@@ -94,7 +118,7 @@ func loadKey(file string, bits int) (*rsa.PrivateKey, error) {
 
 // signAll signs the SHA-256 digests of n distinct messages on workers
 // goroutines and returns the wall time it took.
-func signAll(key *rsa.PrivateKey, n, workers int) (time.Duration, error) {
+func signAll(key crypto.Signer, n, workers int) (time.Duration, error) {
 	digests := make([][32]byte, n)
 	for i := range digests {
 		var msg [8]byte
@@ -117,7 +141,7 @@ func signAll(key *rsa.PrivateKey, n, workers int) (time.Duration, error) {
 				if i >= int64(n) {
 					return
 				}
-				if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digests[i][:]); err != nil {
+				if _, err := key.Sign(rand.Reader, digests[i][:], crypto.SHA256); err != nil {
 					errOnce.Do(func() { first = err })
 					return
 				}

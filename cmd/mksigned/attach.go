@@ -151,7 +151,8 @@ func typeUsage() string {
 }
 
 // checkOutputFile refuses, before any work, an output that is a
-// directory or in none, and one that is an input (see clobber.OutputFile).
+// directory or in none, one that is not a regular file, and one that is
+// an input (see clobber.OutputFile).
 func checkOutputFile(out string, inputs ...clobber.Input) error {
 	return clobber.OutputFile("--output", out, inputs...)
 }
@@ -159,7 +160,7 @@ func checkOutputFile(out string, inputs ...clobber.Input) error {
 // writeOutput writes data to out through a temporary file beside it, so a
 // failure never leaves half a file; checkOutputFile has checked out.
 func writeOutput(stdout io.Writer, out string, data []byte) error {
-	if err := atomicfile.WriteFile(out, data); err != nil {
+	if err := atomicfile.Write(out, data, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", out)

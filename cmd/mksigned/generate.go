@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
+	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -41,6 +43,9 @@ template changelog's top date: the same inputs give the same bytes.
 	fs.BoolVar(&o.StopEarly, "stop-early", false, "stop reading each package once its listed files are seen: faster, but a later\n"+
 		"entry of the same path (which dpkg would install instead of the one signed)\n"+
 		"or damage after it goes unseen; only for packages from a builder you trust")
+	var auditLog string
+	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE` (see sign-request) before writing")
+	fs.StringVar(&o.Requester, "requester", "", "who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	var quiet, asJSON bool
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
@@ -49,23 +54,20 @@ template changelog's top date: the same inputs give the same bytes.
 		return err
 	}
 	o.Unsigned = unsigned
+	if err := checkInputFlags(pos, o); err != nil {
+		return err
+	}
 	switch {
-	case len(pos) > 0:
-		return usagef("unexpected argument %q", pos[0])
-	case o.Template == "":
-		return usagef("--template is required")
-	case len(o.Unsigned) == 0:
-		return usagef("at least one --unsigned package is required")
 	case o.Output == "" && !o.DryRun:
 		return usagef("--output is required")
 	case o.Signatures != "" && k.key != "":
 		return usagef("--key and --signatures exclude each other: sign here, or take signatures made elsewhere")
 	case o.Signatures == "" && !o.DryRun && k.key == "":
 		return usagef("--key and --cert are required (or --signatures DIR, or --dry-run)")
-	case o.Jobs < 1:
-		return usagef("--jobs must be at least 1")
-	case o.Jobs > job.MaxJobs:
-		return usagef("--jobs must be at most %d", job.MaxJobs)
+	case auditLog != "" && k.key == "":
+		return usagef("--audit-log needs --key: it records the signatures this run makes")
+	case len(o.Requester) > maxRequester:
+		return usagef("--requester is %d bytes, more than %d", len(o.Requester), maxRequester)
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
@@ -76,7 +78,7 @@ template changelog's top date: the same inputs give the same bytes.
 		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	o.Inputs = k.inputs()
+	o.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if k.key != "" {
@@ -87,6 +89,18 @@ template changelog's top date: the same inputs give the same bytes.
 	} else if k.cert != "" {
 		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
 			return err
+		}
+	}
+	if auditLog != "" {
+		// Opened (and created) once the key has loaded, before any work:
+		// a log that cannot take the record stops the run before
+		// anything is signed.
+		if o.AuditLog, err = audit.Open(auditLog); err != nil {
+			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
+		}
+		defer o.AuditLog.Close()
+		if o.Requester == "" {
+			o.Requester = sshClient()
 		}
 	}
 	if !quiet && !asJSON {
@@ -114,6 +128,38 @@ template changelog's top date: the same inputs give the same bytes.
 		for _, w := range r.Written {
 			fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(w))
 		}
+	}
+	return nil
+}
+
+// maxRequester bounds --requester, which goes into every audit record
+// (a line may have audit.MaxLine bytes).
+const maxRequester = 1024
+
+// sshClient is the address of the ssh client this runs for, from
+// $SSH_CLIENT ("ADDRESS PORT PORT"), or "".
+func sshClient() string {
+	f := strings.Fields(os.Getenv("SSH_CLIENT"))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// checkInputFlags checks what generate and request share: no positional
+// arguments, a template, packages, and --jobs in range.
+func checkInputFlags(pos []string, o job.GenerateOptions) error {
+	switch {
+	case len(pos) > 0:
+		return usagef("unexpected argument %q", pos[0])
+	case o.Template == "":
+		return usagef("--template is required")
+	case len(o.Unsigned) == 0:
+		return usagef("at least one --unsigned package is required")
+	case o.Jobs < 1:
+		return usagef("--jobs must be at least 1")
+	case o.Jobs > job.MaxJobs:
+		return usagef("--jobs must be at most %d", job.MaxJobs)
 	}
 	return nil
 }

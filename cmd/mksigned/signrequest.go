@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"strings"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
@@ -79,6 +77,8 @@ log is then the client address from $SSH_CLIENT.
 		return usagef("--output-dir is a directory to make; for standard output, --output -")
 	case asJSON && o.Output == signer.Stdio:
 		return usagef("--json and --output - exclude each other: the response is on standard output")
+	case len(o.Requester) > maxRequester:
+		return usagef("--requester is %d bytes, more than %d", len(o.Requester), maxRequester)
 	case o.Jobs < 1:
 		return usagef("--jobs must be at least 1")
 	case o.Jobs > job.MaxJobs:
@@ -88,7 +88,7 @@ log is then the client address from $SSH_CLIENT.
 		return err
 	}
 	if o.Requester == "" {
-		o.Requester = sshClient(os.Getenv("SSH_CLIENT"))
+		o.Requester = sshClient()
 	}
 	o.Request, o.Stdin, o.Stdout = pos[0], stdin, stdout
 	o.Inputs = k.inputs()
@@ -109,15 +109,6 @@ log is then the client address from $SSH_CLIENT.
 		fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(r.Written))
 	}
 	return nil
-}
-
-// sshClient is the requester $SSH_CLIENT names: its first field, the
-// client's address ("192.0.2.7 51234 22" gives "192.0.2.7").
-func sshClient(env string) string {
-	if f := strings.Fields(env); len(f) > 0 {
-		return f[0]
-	}
-	return ""
 }
 
 // signRequestJSON is what sign-request --json prints.

@@ -50,20 +50,12 @@ func TestSignRequestUsage(t *testing.T) {
 		{append(base, "--jobs", "0"), "--jobs must be at least 1"},
 		{append(base, "--jobs", "1025"), "--jobs must be at most 1024"},
 		{append(base, "--bogus"), "flag provided but not defined: --bogus"},
+		{append(base, "--requester", strings.Repeat("r", 1025)), "--requester is 1025 bytes, more than 1024"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), append([]string{"sign-request"}, c.args...), &stdout, &stderr)
 		if code != exitUsage || !strings.Contains(stderr.String(), c.want) || stdout.Len() != 0 {
 			t.Errorf("sign-request %q: exit %d, stdout %q, stderr %q; want %d and %q", c.args, code, stdout.String(), stderr.String(), exitUsage, c.want)
-		}
-	}
-}
-
-func TestSSHClient(t *testing.T) {
-	t.Parallel()
-	for env, want := range map[string]string{"192.0.2.7 51234 22": "192.0.2.7", "2001:db8::1 5 22": "2001:db8::1", "": "", "  ": ""} {
-		if got := sshClient(env); got != want {
-			t.Errorf("sshClient(%q) = %q, want %q", env, got, want)
 		}
 	}
 }

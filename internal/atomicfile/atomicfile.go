@@ -1,97 +1,71 @@
-// Package atomicfile writes outputs so that a failure, or a reader
-// looking in the middle, never sees half of one: each is written under a
-// temporary name beside its own and renamed into place at the end
-// (relic's lib/atomicfile, but without deleting the target first).
+// Package atomicfile writes a file so that readers see the old file or the
+// whole new one, never part of it: the data goes to a temporary file beside
+// the target, is synced, and renamed over it; the directory is synced
+// after. An error before the rename leaves the target as it was and
+// removes the temporary file.
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 )
 
-// WriteFile writes data to the file name, mode 0644, through a temporary
-// file in name's directory renamed over name at the end. On any error
-// the temporary file is removed and name is untouched.
-func WriteFile(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+// Write writes data to path, a new file getting mode perm less the umask
+// (0o666 gives what dpkg-source's files get).
+func Write(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, tmp, err := create(dir, base, perm)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
 	if err != nil {
-		os.Remove(f.Name())
 		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename; best effort where directories cannot sync
+		d.Close()
 	}
 	return nil
 }
 
-// WriteDir makes the directory dir, which must not exist yet, holding
-// files: each key a clean relative slash-separated path (checked with
-// filepath.IsLocal and written through an os.Root, so nothing lands
-// outside dir), mode 0644, in directories of mode 0755. The tree is
-// built in a temporary directory beside dir and renamed to dir at the
-// end; on any error it is removed and dir is not made.
-func WriteDir(dir string, files map[string][]byte) error {
-	if _, err := os.Lstat(dir); err == nil {
-		return fmt.Errorf("%s exists: give the name of a directory to make", dir)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if err := writeTree(tmp, files); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return nil
-}
-
-func writeTree(tmp string, files map[string][]byte) error {
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
-		return err
-	}
-	root, err := os.OpenRoot(tmp)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if !filepath.IsLocal(name) || path.Clean(name) != name {
-			return fmt.Errorf("%q is not a clean relative path", name)
+// create makes a new file beside base in dir, with a random name, opened
+// with O_EXCL so that nothing already there is written through.
+func create(dir, base string, perm os.FileMode) (*os.File, string, error) {
+	for range 100 {
+		var r [6]byte
+		rand.Read(r[:])
+		name := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(r[:]))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
 		}
-		if d := path.Dir(name); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-		}
-		if err := root.WriteFile(name, files[name], 0o644); err != nil {
-			return err
-		}
+		return f, name, err
 	}
-	return nil
+	return nil, "", fmt.Errorf("cannot create a temporary file beside %s", filepath.Join(dir, base))
 }

@@ -3,73 +3,35 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/mksigned/mksigned/internal/testutil"
 )
 
-func TestWriteFile(t *testing.T) {
-	t.Parallel()
+func TestWriteReplaces(t *testing.T) {
 	dir := t.TempDir()
-	name := filepath.Join(dir, "out")
-	for _, data := range []string{"first", "second"} { // the second replaces the first
-		if err := WriteFile(name, []byte(data)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(name)
-		if err != nil || string(got) != data {
-			t.Errorf("after WriteFile(%q): %q, %v", data, got, err)
-		}
-	}
-	if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v (%v), want 0644", fi.Mode(), err)
-	}
-	// Into a directory's name: the rename fails, nothing is left.
-	sub := filepath.Join(dir, "sub")
-	if err := os.Mkdir(sub, 0o755); err != nil {
+	p := filepath.Join(dir, "req.json")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(sub, []byte("x")); err == nil {
-		t.Error("WriteFile over a directory: no error")
+	if err := Write(p, []byte("new"), 0o666); err != nil {
+		t.Fatal(err)
 	}
-	if d := cmp.Diff([]string{"out", "sub"}, testutil.ListDir(t, dir)); d != "" {
-		t.Errorf("left in the directory (-want +got):\n%s", d)
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Fatalf("file holds %q, want %q", b, "new")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("directory holds %d entries, want the file only", len(ents))
 	}
 }
 
-func TestWriteDir(t *testing.T) {
-	t.Parallel()
-	parent := t.TempDir()
-	dir := filepath.Join(parent, "sigs")
-	files := map[string][]byte{"p1/usr/lib/a.sig": []byte("a"), "p1/usr/lib/b.sig": []byte("b"), "p2/c.sig": []byte("c")}
-	if err := WriteDir(dir, files); err != nil {
-		t.Fatal(err)
+// A failed write leaves the old file and no temporary one.
+func TestWriteFailureLeavesOld(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out")
+	os.Mkdir(p, 0o755)
+	if err := Write(p, []byte("x"), 0o666); err == nil {
+		t.Fatal("writing over a directory succeeded")
 	}
-	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		got, err := os.ReadFile(p)
-		if err != nil || string(got) != string(data) {
-			t.Errorf("%s: %q, %v; want %q", name, got, err, data)
-		}
-	}
-	for p, want := range map[string]os.FileMode{dir: 0o755, filepath.Join(dir, "p1/usr"): 0o755} {
-		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o700 != 0o700 || fi.Mode().Perm()&^want != 0 {
-			t.Errorf("%s: mode %v (%v), want %v or less by the umask", p, fi.Mode(), err, want)
-		}
-	}
-	if err := WriteDir(dir, files); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Errorf("WriteDir of an existing directory: error %v", err)
-	}
-	for _, bad := range []string{"../x.sig", "/etc/x.sig", "p1/./a.sig", ""} {
-		other := filepath.Join(parent, "other")
-		if err := WriteDir(other, map[string][]byte{"p1/a.sig": []byte("a"), bad: []byte("x")}); err == nil {
-			t.Errorf("WriteDir with %q: no error", bad)
-		}
-		if d := cmp.Diff([]string{"sigs"}, testutil.ListDir(t, parent)); d != "" {
-			t.Errorf("WriteDir with %q left (-want +got):\n%s", bad, d)
-		}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("directory holds %d entries after a failed write, want 1", len(ents))
 	}
 }

@@ -22,13 +22,17 @@ type Input struct {
 }
 
 // OutputFile refuses, before any work, an output file out (named by flag,
-// "--output") that is a directory or in none, and one that is an input:
-// writing it would destroy the input (os.Rename replaces the name; a
-// link to the input or a second name of it counts too, compared by device
-// and inode).
+// "--output") that is a directory or in none, one that is not a regular
+// file (a FIFO, a device), and one that is an input: writing it would
+// destroy the input (os.Rename replaces the name; a link to the input or
+// a second name of it counts too, compared by device and inode).
 func OutputFile(flag, out string, inputs ...Input) error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s %s is a directory: give the name of the file to write", flag, inputerr.Name(out))
+	} else if err == nil && !fi.Mode().IsRegular() {
+		// The write renames a new file over out: a FIFO or a device
+		// (/dev/null, for root) would be replaced, not written to.
+		return fmt.Errorf("%s %s is not a regular file (%s): it would be replaced, not written to", flag, inputerr.Name(out), fi.Mode().Type())
 	}
 	if dir := filepath.Dir(out); !IsDir(dir) {
 		return fmt.Errorf("%s %s: %s is not an existing directory", flag, inputerr.Name(out), inputerr.Name(dir))
