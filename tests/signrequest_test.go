@@ -401,3 +401,62 @@ func TestSignRequestPKCS11(t *testing.T) {
 	}
 	notExist(t, filepath.Join(dir, "bad.tar"))
 }
+
+// TestSignRequestPipeline runs the split signer as the README shows it:
+// request on the builder, sign-request as an ssh forced command would
+// (standard input to standard output, in a directory holding nothing),
+// generate --signatures resp.tar; the source package is byte for byte the
+// one generate --key writes, for EFI images (fwupd and shim) and a
+// kernel module.
+func TestSignRequestPipeline(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	c, err := sign.LoadCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &srFixture{key: key, cert: cert, keySHA256: signer.CertSHA256(c)}
+	deb, modTmpl, _ := moduleFixture(t, "xz")
+	for _, tc := range []struct {
+		name, tmplPattern, pkgs string
+		args                    []string
+	}{
+		{"efi", "multi-*", "[fwupd-unsigned, shim-unsigned]", []string{"--template", multiTemplate(t),
+			"--unsigned", testutil.DebianFixture(t, fwupdUnsigned), "--unsigned", testutil.DebianFixture(t, shimUnsigned)}},
+		{"linux-module", "example-modules-*", "[example-modules-unsigned]", []string{"--template", modTmpl, "--unsigned", deb}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			req := filepath.Join(dir, "req.json")
+			mustMksigned(t, "", nil, append([]string{"request", "--output", req}, tc.args...)...)
+			reqJSON, err := os.ReadFile(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol := filepath.Join(dir, "policy.yaml")
+			writeFile(t, pol, []byte(`keys:
+  - cert-sha256: `+f.keySHA256+`
+    templates: ["`+tc.tmplPattern+`"]
+    packages: `+tc.pkgs+`
+    sig-types: [efi, linux-module]
+    max-files: 8
+    trusted-certs: []
+`), 0o644)
+			f.policy = pol
+			host := t.TempDir()
+			r := mksignedStdin(t, host, []string{"SSH_CLIENT=192.0.2.9 40000 22"}, reqJSON,
+				append(f.signArgs(filepath.Join(dir, "audit.log")), "--output", "-", "-")...)
+			if r.code != 0 {
+				t.Fatalf("sign-request: exit %d, stderr:\n%s", r.code, r.stderr)
+			}
+			if names := testutil.ListDir(t, host); len(names) != 0 {
+				t.Errorf("sign-request left %q in its working directory", names)
+			}
+			resp := filepath.Join(dir, "resp.tar")
+			writeFile(t, resp, []byte(r.stdout), 0o644)
+			split, local := filepath.Join(dir, "split"), filepath.Join(dir, "local")
+			mustMksigned(t, "", nil, append([]string{"generate", "--signatures", resp, "--cert", cert, "--output", split}, tc.args...)...)
+			mustMksigned(t, "", nil, append([]string{"generate", "--key", key, "--cert", cert, "--output", local}, tc.args...)...)
+			sameTree(t, split, local)
+		})
+	}
+}
