@@ -31,7 +31,7 @@ import (
 	"github.com/mksigned/mksigned/internal/hexdigest"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/internal/inputfile"
-	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/sigtype"
 )
 
 // MaxSize is the largest policy file Load and Parse take. A policy is
@@ -52,7 +52,7 @@ type Key struct {
 	CertSHA256 string   `yaml:"cert-sha256"`
 	Templates  []string `yaml:"templates"` // patterns on the template's name
 	Packages   []string `yaml:"packages"`  // patterns on unsigned package names
-	SigTypes   []string `yaml:"sig-types"` // sign.EFI, sign.LinuxModule
+	SigTypes   []string `yaml:"sig-types"` // names of package sigtype
 	MaxFiles   int      `yaml:"max-files"` // files in one request, > 0
 	// TrustedCerts are the fingerprints (SHA-256, lower-case hex) a
 	// template may list in its trusted_certs. Debian's service refuses
@@ -157,12 +157,13 @@ func (p *Policy) validate(name string, nodes lines) error {
 				}
 			}
 		}
+		known := strings.Join(sigtype.Names(), ", ")
 		if len(k.SigTypes) == 0 {
-			add(line(n, "sig-types", -1), field("sig-types"), "empty: give the sig_types this key may sign (%s, %s)", sign.EFI, sign.LinuxModule)
+			add(line(n, "sig-types", -1), field("sig-types"), "empty: give the sig_types this key may sign (%s)", known)
 		}
 		for j, st := range k.SigTypes {
-			if st != string(sign.EFI) && st != string(sign.LinuxModule) {
-				add(line(n, "sig-types", j), item("sig-types", j), "unknown sig_type %s (known: %s, %s)", inputerr.Value(st), sign.EFI, sign.LinuxModule)
+			if _, ok := sigtype.Lookup(st); !ok {
+				add(line(n, "sig-types", j), item("sig-types", j), "unknown sig_type %s (known: %s)", inputerr.Value(st), known)
 			}
 		}
 		if k.MaxFiles <= 0 {
