@@ -6,17 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
-	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/efi"
 	"github.com/mksigned/mksigned/sign/kmod"
 	"github.com/mksigned/mksigned/template"
 )
 
-// format is what the pipeline needs of one signature type. Digest, Sign and
-// Attach stay separate, so a signer that only ever sees digests (an HSM
-// host) can take the Sign step alone.
+// format is what the pipeline needs of one signature type beside its
+// entry in the registry (package sign/sigtype, which signs a digest, and
+// is all a signing host that only sees digests has): checking, digesting,
+// verifying and attaching, which parse the file.
 type format struct {
 	// check says whether data is a file of this kind, and that it can be signed.
 	check func(data []byte) error
@@ -26,8 +25,6 @@ type format struct {
 	checkHead func(head []byte, size int64) error
 	// digest is what the signature is made over.
 	digest func(data []byte) ([]byte, error)
-	// sign makes a detached signature over digest.
-	sign func(key *sign.Key, digest []byte, when time.Time) ([]byte, error)
 	// verify checks a detached signature against data; cert may be nil
 	// where the signature carries its own certificate.
 	verify func(data, sig []byte, cert *x509.Certificate) error
@@ -70,18 +67,12 @@ var formats = map[template.SigType]format{
 			}
 			return img.Digest(), nil
 		},
-		sign: func(key *sign.Key, digest []byte, when time.Time) ([]byte, error) {
-			return efi.Sign(key.Signer, key.Cert, digest, when)
-		},
 		verify: efi.Verify,
 		attach: efi.Attach,
 	},
 	template.LinuxModule: {
 		check:  checkModule,
 		digest: kmod.Digest,
-		sign: func(key *sign.Key, digest []byte, _ time.Time) ([]byte, error) {
-			return kmod.Sign(key.Signer, key.Cert, digest)
-		},
 		verify: kmod.Verify,
 		attach: kmod.Attach,
 

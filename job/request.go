@@ -13,6 +13,7 @@ import (
 	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputfile"
+	"github.com/mksigned/mksigned/sign/sigtype"
 	"github.com/mksigned/mksigned/sigreq"
 )
 
@@ -87,7 +88,7 @@ func Request(ctx context.Context, opts GenerateOptions) (*sigreq.Request, *Resul
 			SigType:         string(it.File.SigType),
 			Size:            it.Size,
 			SHA256:          hex.EncodeToString(it.SHA256),
-			DigestAlgorithm: "sha256",
+			DigestAlgorithm: digestAlgorithm(it),
 			Digest:          hex.EncodeToString(it.Digest),
 		})
 	}
@@ -147,7 +148,7 @@ func (r *Result) audit(ctx context.Context, opts GenerateOptions) error {
 			Time: now, KeySHA256: hex.EncodeToString(key[:]), Requester: opts.Requester,
 			Template: r.Template.Name, TemplateVersion: tversion,
 			Package: it.Package, PackageVersion: it.Version, Path: it.File.Path,
-			SigType: string(it.File.SigType), DigestAlgorithm: "sha256", Digest: hex.EncodeToString(digest),
+			SigType: string(it.File.SigType), DigestAlgorithm: digestAlgorithm(it), Digest: hex.EncodeToString(digest),
 			SignatureSHA256: hex.EncodeToString(sum[:]),
 		})
 	}
@@ -155,4 +156,14 @@ func (r *Result) audit(ctx context.Context, opts GenerateOptions) error {
 		return fmt.Errorf("%w: nothing written", err)
 	}
 	return nil
+}
+
+// digestAlgorithm names the algorithm of it's digest, as the registry has
+// it for its sig_type.
+func digestAlgorithm(it *Item) string {
+	t, ok := sigtype.Lookup(string(it.File.SigType))
+	if !ok {
+		return "" // template refuses unknown types; Marshal would too
+	}
+	return t.DigestAlgorithm
 }

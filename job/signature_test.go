@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/sigtype"
 )
 
 // TestDerLength covers each length form. The "2^31" cases made a negative
@@ -139,4 +141,19 @@ func FuzzReadSignature(f *testing.F) {
 			t.Fatalf("readSignature(%d-byte SEQUENCE + %d zeros) = %d bytes, %v; want the SEQUENCE", len(der), pad, len(sig), err)
 		}
 	})
+}
+
+// TestFormatsCoverRegistry: every signature type the registry knows (and
+// so template, policy and sign-request accept) has what job needs to read,
+// check and verify its files, and no other.
+func TestFormatsCoverRegistry(t *testing.T) {
+	for _, name := range sigtype.Names() {
+		f, ok := formats[sign.SigType(name)]
+		if !ok || f.check == nil || f.digest == nil || f.verify == nil || f.attach == nil {
+			t.Errorf("sig_type %s: no complete format in job", name)
+		}
+	}
+	if len(formats) != len(sigtype.Names()) {
+		t.Errorf("job has %d formats, the registry %d types", len(formats), len(sigtype.Names()))
+	}
 }

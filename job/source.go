@@ -15,6 +15,7 @@ import (
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/sign"
+	"github.com/mksigned/mksigned/sign/sigtype"
 	"github.com/mksigned/mksigned/sigreq"
 	"github.com/mksigned/mksigned/template"
 )
@@ -52,7 +53,11 @@ func (s keySource) obtain(it *Item, data, digest []byte) error {
 	if err != nil {
 		return err
 	}
-	sig, err := formats[it.File.SigType].sign(s.key, digest, s.epoch)
+	t, err := sigtype.Get(string(it.File.SigType))
+	if err != nil {
+		return err
+	}
+	sig, err := t.Sign(s.key.Signer, s.key.Cert, digest, s.epoch)
 	if err != nil {
 		return fmt.Errorf("signing %s %s: %w", it.Package, it.File.Path, err)
 	}
