@@ -42,7 +42,7 @@ median() {
 rate() {
 	local rates=() line i
 	for ((i = 0; i < (runs > 0 ? runs : 3); i++)); do
-		line=$("$WORK/rsarate" "$@")
+		line=$("$WORK/rsarate" "$@") || die "rsarate $* failed"
 		log "$line"
 		line=${line##* }
 		rates+=("${line%/s}")
@@ -99,7 +99,7 @@ softhsm2-util --import "$hsm/key.p8" --token bench --label signing --id 01 --pin
 uri='pkcs11:token=bench;object=signing'
 measure signhsm "$runs" "rm -f $(q "$WORK/resp-hsm.tar")" \
 	"$(q "${signreq[@]}" --key "$uri" --cert "$CERT" --output "$WORK/resp-hsm.tar" "$req") >/dev/null"
-hsm_rate=$(rate -n "$MCOUNT" -pkcs11 "$uri")
+hsm_rate=$(rate -n "$MCOUNT" -pkcs11 "$uri" -cert "$CERT")
 hsm_floor=$(awk -v n="$MCOUNT" -v r="$hsm_rate" 'BEGIN {printf "%.3f", n / r}')
 cmp -s "$WORK/resp.tar" "$WORK/resp-hsm.tar" && hsame=identical || hsame=DIFFERENT
 printf 'sign-request through SoftHSM2 (%d modules): mksigned %s (cpu %s, %d MB), SoftHSM2'"'"'s own rate %d / %s sig/s (crypto11, all cores) = %s: %sx; response %s to the PEM key'"'"'s\n' \

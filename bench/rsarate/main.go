@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mksigned/mksigned/sign"
 	"github.com/mksigned/mksigned/sign/pkcs11"
 )
 
@@ -45,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	bits := fs.Int("bits", 2048, "key size when generating a key")
 	keyFile := fs.String("key", "", "PEM RSA private key (PKCS#1 or PKCS#8) instead of a generated one")
 	uri := fs.String("pkcs11", "", "sign with this PKCS#11 key instead (a pkcs11: URI)")
+	certFile := fs.String("cert", "", "the -pkcs11 key's certificate (PEM), when the token holds none")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines signing at once")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -58,7 +60,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var signer crypto.Signer
 	if *uri != "" {
-		k, err := pkcs11.Open(*uri, pkcs11.Options{})
+		var o pkcs11.Options
+		if *certFile != "" {
+			cert, err := sign.LoadCertificate(*certFile)
+			if err != nil {
+				fmt.Fprintf(stderr, "rsarate: %v\n", err)
+				return 1
+			}
+			o.Cert, o.CertName = cert, *certFile
+		}
+		k, err := pkcs11.Open(*uri, o)
 		if err != nil {
 			fmt.Fprintf(stderr, "rsarate: %v\n", err)
 			return 1
