@@ -1,0 +1,199 @@
+package template
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"pault.ag/go/debian/version"
+
+	"github.com/mksigned/mksigned/deb"
+	"github.com/mksigned/mksigned/internal/inputerr"
+)
+
+const goodYAML = `source: example-efi-signed
+maintainer: Jane Doe <jane@example.org>
+description: |
+  Signed EFI application for example
+  Longer text.
+
+  After an empty line.
+copyright: 2026 Jane Doe
+license: MIT
+packages:
+  example-efi-unsigned:
+    files:
+      - path: usr/lib/example/hello.efi
+        sig-type: efi
+      - path: usr/lib/example/other.efi
+        sig-type: efi
+    install: beside
+`
+
+func TestParseYAML(t *testing.T) {
+	t.Parallel()
+	got, err := ParseYAML("signing.yaml", []byte(goodYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Spec{
+		Source:      "example-efi-signed",
+		Maintainer:  "Jane Doe <jane@example.org>",
+		Section:     "misc",
+		Description: "Signed EFI application for example\nLonger text.\n\nAfter an empty line.",
+		Copyright:   "2026 Jane Doe",
+		License:     "MIT",
+		Packages: []SpecPackage{{
+			Name: "example-efi-unsigned", Line: 11, Install: InstallBeside,
+			Files: []SpecFile{
+				{File{Path: "usr/lib/example/hello.efi", SigType: EFI}, 13},
+				{File{Path: "usr/lib/example/other.efi", SigType: EFI}, 15},
+			},
+		}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseYAML (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseYAMLErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, old, new string
+		want           string // the error's text after "signing.yaml: "
+	}{
+		{"unknown top key", "license: MIT\n", "license: MIT\nlicence: MIT\n", "line 10: licence: unknown key"},
+		{"unknown package key", "    install: beside\n", "    install: beside\n    instal: beside\n", "line 18: packages.example-efi-unsigned.instal: unknown key"},
+		{"unknown file key", "        sig-type: efi\n      - path: usr/lib/example/o", "        sig-type: efi\n        mode: 0644\n      - path: usr/lib/example/o", "line 15: packages.example-efi-unsigned.files[0].mode: unknown key"},
+		{"duplicate key", "license: MIT\n", "license: MIT\nlicense: GPL\n", "line 10: license: given twice (first on line 9)"},
+		{"missing key", "copyright: 2026 Jane Doe\n", "", "line 1: copyright: missing"},
+		{"bad sig-type", "sig-type: efi\n      - path: usr/lib/example/o", "sig-type: pe\n      - path: usr/lib/example/o", "line 14: packages.example-efi-unsigned.files[0].sig-type: unknown sig_type"},
+		{"module not yet", "sig-type: efi\n      - path: usr/lib/example/o", "sig-type: linux-module\n      - path: usr/lib/example/o", `line 14: packages.example-efi-unsigned.files[0].sig-type: "linux-module" is not supported yet`},
+		{"install not yet", "install: beside", "install: directory", "line 17: packages.example-efi-unsigned.install: \"directory\" is not supported yet"},
+		{"unsafe path", "path: usr/lib/example/hello.efi", "path: ../etc/shadow", "line 13: packages.example-efi-unsigned.files[0].path: "},
+		{"path with a space", "path: usr/lib/example/hello.efi", "path: usr/lib/a b.efi", "line 13: packages.example-efi-unsigned.files[0].path: \"usr/lib/a b.efi\": only letters"},
+		{"path twice", "path: usr/lib/example/other.efi", "path: usr/lib/example/hello.efi", "line 15: packages.example-efi-unsigned.files[1].path: \"usr/lib/example/hello.efi\" is listed twice (first on line 13)"},
+		{"bad package name", "  example-efi-unsigned:", "  Example_EFI:", "line 11: packages.Example_EFI: \"Example_EFI\" is not a valid Debian package name"},
+		{"bad source name", "source: example-efi-signed", "source: -x", "line 1: source: \"-x\" is not a valid"},
+		{"maintainer without address", "maintainer: Jane Doe <jane@example.org>", "maintainer: Jane Doe", "line 2: maintainer: "},
+		{"second document", "install: beside\n", "install: beside\n---\nsource: x\n", "line 18: a second YAML document"},
+		{"alias", "copyright: 2026 Jane Doe", "copyright: &c 2026 Jane Doe", "line 8: copyright: YAML anchors and aliases are not allowed"},
+		{"list for a string", "license: MIT", "license: [MIT]", "line 9: license: must be a string"},
+		{"empty files", "    files:\n      - path: usr/lib/example/hello.efi\n        sig-type: efi\n      - path: usr/lib/example/other.efi\n        sig-type: efi\n", "    files: []\n", "line 12: packages.example-efi-unsigned.files: is empty"},
+		{"not YAML", "packages:\n", "packages: [\n", "invalid YAML"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := strings.Replace(goodYAML, tc.old, tc.new, 1)
+			if in == goodYAML {
+				t.Fatalf("the case changes nothing: %q not in the YAML", tc.old)
+			}
+			_, err := ParseYAML("signing.yaml", []byte(in))
+			var ie *inputerr.Error
+			if !errors.As(err, &ie) || ie.File != "signing.yaml" {
+				t.Fatalf("got %v, want an *inputerr.Error naming signing.yaml", err)
+			}
+			if got := strings.TrimPrefix(err.Error(), "signing.yaml: "); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("got %q, want it to start with %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSignedVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ unsigned, want string }{
+		{"16.1-2~deb12u1", "1+16.1+2~deb12u1"}, // shim-helpers-amd64-signed
+		{"1:1.4-1", "1:1+1.4+1"},
+		{"2.0", "1+2.0"},
+		{"1.2-3-4", "1+1.2+3+4"},
+	} {
+		s := &Spec{Packages: []SpecPackage{{Name: "p"}}}
+		got, err := s.signedVersion(map[string]*deb.Package{"p": {Name: "p", Version: tc.unsigned}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.unsigned, err)
+		}
+		if got != tc.want {
+			t.Errorf("signed version of %s: got %s, want %s", tc.unsigned, got, tc.want)
+		}
+	}
+	// Each next unsigned upload gives a higher signed version, an epoch
+	// bump included: the signed package's own history must rise.
+	for _, tc := range [][2]string{{"16.1-2~deb12u1", "16.1-2"}, {"16.1-2", "16.1-3"}, {"9.0-1", "1:1.0-1"}, {"1.4-1", "1.4.1-1"}} {
+		var signed [2]string
+		for i, u := range tc {
+			s := &Spec{Packages: []SpecPackage{{Name: "p"}}}
+			v, err := s.signedVersion(map[string]*deb.Package{"p": {Name: "p", Version: u}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed[i] = v
+		}
+		if version.Compare(mustVersion(t, signed[0]), mustVersion(t, signed[1])) >= 0 {
+			t.Errorf("unsigned %s < %s, but signed %s >= %s", tc[0], tc[1], signed[0], signed[1])
+		}
+	}
+}
+
+func mustVersion(t *testing.T, s string) version.Version {
+	t.Helper()
+	v, err := version.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestBuildDirParses checks that what BuildDir writes is a template Parse
+// accepts, listing the same files, with Build-Depends the unsigned
+// package's version satisfies.
+func TestBuildDirParses(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseYAML("signing.yaml", []byte(goodYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &deb.Package{Name: "example-efi-unsigned", Version: "1:2.0-3", Architecture: "amd64", Source: "example-efi", SourceVersion: "1:2.0-3"}
+	files, err := spec.BuildDir(map[string]*deb.Package{u.Name: u}, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []Entry
+	dirs := map[string]bool{}
+	for name, data := range files {
+		entries = append(entries, Entry{Name: name, Mode: 0o644, Data: data})
+		for d := name; strings.Contains(d, "/"); {
+			d = d[:strings.LastIndex(d, "/")]
+			dirs[d] = true
+		}
+	}
+	for d := range dirs {
+		entries = append(entries, Entry{Name: d, Mode: fs.ModeDir | 0o755})
+	}
+	tp, err := Parse("built", entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Package{{Name: u.Name, TrustedCerts: []string{}, Files: []File{
+		{Path: "usr/lib/example/hello.efi", SigType: EFI}, {Path: "usr/lib/example/other.efi", SigType: EFI}}}}
+	if diff := cmp.Diff(want, tp.Manifest.Packages); diff != "" {
+		t.Errorf("files.json (-want +got):\n%s", diff)
+	}
+	if err := tp.CheckVersion(u.Name, mustVersion(t, u.Version), u.Architecture); err != nil {
+		t.Errorf("the unsigned version does not satisfy Build-Depends: %v", err)
+	}
+	if err := tp.CheckVersion(u.Name, mustVersion(t, "1:2.0-4"), u.Architecture); err == nil {
+		t.Errorf("another unsigned version satisfies Build-Depends: got nil, want an error")
+	}
+	for _, want := range []string{"Built-Using: example-efi (= 1:2.0-3)\n", "Package: example-efi-signed\n", " .\n After an empty line.\n"} {
+		if c := string(files["source-template/debian/control"]); !strings.Contains(c, want) {
+			t.Errorf("debian/control lacks %q:\n%s", want, c)
+		}
+	}
+	if c, want := string(files["source-template/debian/changelog"]), "example-efi-signed (1:1+2.0+3) unstable; urgency=medium\n"; !strings.HasPrefix(c, want) {
+		t.Errorf("changelog starts %q, want %q", c, want)
+	}
+}

@@ -1,0 +1,195 @@
+package template
+
+// Writing a Debian code-signing template from a Spec.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"pault.ag/go/debian/version"
+
+	"github.com/mksigned/mksigned/deb"
+)
+
+// StandardsVersion is the Debian Policy version the generated control
+// claims (bookworm's).
+const StandardsVersion = "4.6.2"
+
+// BuildDir returns the files of a code-signing directory for s: files.json
+// and source-template/debian/..., keyed by slash-separated relative path.
+// unsigned holds the control data of each of s.Packages, by name; date is
+// the changelog's date. The same inputs give the same bytes.
+func (s *Spec) BuildDir(unsigned map[string]*deb.Package, date time.Time) (map[string][]byte, error) {
+	for _, sp := range s.Packages {
+		if unsigned[sp.Name] == nil {
+			return nil, fmt.Errorf("no unsigned package %s given", sp.Name)
+		}
+	}
+	v, err := s.signedVersion(unsigned)
+	if err != nil {
+		return nil, err
+	}
+	fj, err := s.filesJSON()
+	if err != nil {
+		return nil, err
+	}
+	const dir = "source-template/debian/"
+	return map[string][]byte{
+		"files.json":          fj,
+		dir + "control":       []byte(s.control(unsigned)),
+		dir + "changelog":     []byte(s.changelog(v, unsigned, date)),
+		dir + "rules":         []byte(s.rules()),
+		dir + "copyright":     []byte(s.copyright()),
+		dir + "source/format": []byte("3.0 (native)\n"),
+		dir + "README.source": []byte(s.readme()),
+	}, nil
+}
+
+// signedVersion is the signed package's version as Debian's signed
+// packages derive it (shim-helpers-amd64-signed 1+16.1+2~deb12u1 from
+// shim 16.1-2~deb12u1): "1+", then the unsigned version with each "-" as
+// "+", so that the next unsigned upload gives a higher version. An epoch
+// stays in front (1:1.4-1 gives 1:1+1.4+1), or the version would sort
+// below one already uploaded. Every unsigned package must have the same
+// version.
+func (s *Spec) signedVersion(unsigned map[string]*deb.Package) (string, error) {
+	first := unsigned[s.Packages[0].Name]
+	for _, sp := range s.Packages[1:] {
+		if u := unsigned[sp.Name]; u.Version != first.Version {
+			return "", fmt.Errorf("unsigned packages %s %s and %s %s have different versions: one -signed version cannot follow both",
+				first.Name, first.Version, u.Name, u.Version)
+		}
+	}
+	v, err := version.Parse(first.Version)
+	if err != nil {
+		return "", fmt.Errorf("%s: version %q: %w", first.Name, first.Version, err)
+	}
+	body := v.Version
+	if v.Revision != "" {
+		body += "-" + v.Revision
+	}
+	out := "1+" + strings.ReplaceAll(body, "-", "+")
+	if v.Epoch > 0 {
+		out = fmt.Sprintf("%d:%s", v.Epoch, out)
+	}
+	return out, nil
+}
+
+func (s *Spec) filesJSON() ([]byte, error) {
+	type file struct {
+		SigType string `json:"sig_type"`
+		File    string `json:"file"`
+	}
+	type pkg struct {
+		TrustedCerts []string `json:"trusted_certs"`
+		Files        []file   `json:"files"`
+	}
+	pkgs := map[string]pkg{}
+	for _, sp := range s.Packages {
+		p := pkg{TrustedCerts: []string{}}
+		for _, f := range sp.Files {
+			p.Files = append(p.Files, file{SigType: string(f.SigType), File: f.Path})
+		}
+		pkgs[sp.Name] = p
+	}
+	b, err := json.MarshalIndent(map[string]any{"packages": pkgs}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// control writes debian/control; field order after Debian's signed
+// templates (shim-helpers-amd64-signed, fwupd-amd64-signed).
+func (s *Spec) control(unsigned map[string]*deb.Package) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Source: %s\nSection: %s\n", s.Source, s.Section)
+	if s.Priority != "" {
+		fmt.Fprintf(&b, "Priority: %s\n", s.Priority)
+	}
+	fmt.Fprintf(&b, "Maintainer: %s\n", s.Maintainer)
+	b.WriteString("Build-Depends: debhelper-compat (= 13),\n sbsigntool,\n")
+	for i, sp := range s.Packages {
+		sep := ","
+		if i == len(s.Packages)-1 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, " %s (= %s)%s\n", sp.Name, unsigned[sp.Name].Version, sep)
+	}
+	fmt.Fprintf(&b, "Standards-Version: %s\n", StandardsVersion)
+	if s.Homepage != "" {
+		fmt.Fprintf(&b, "Homepage: %s\n", s.Homepage)
+	}
+	b.WriteString("Rules-Requires-Root: no\n")
+	for _, sp := range s.Packages {
+		u := unsigned[sp.Name]
+		fmt.Fprintf(&b, "\nPackage: %s\nArchitecture: %s\nDepends: ${misc:Depends}\nBuilt-Using: %s (= %s)\nDescription: %s\n",
+			SignedName(sp.Name), u.Architecture, u.Source, u.SourceVersion, multiLine(s.Description))
+	}
+	return b.String()
+}
+
+// multiLine writes a value of several lines as a deb822 field's: the first
+// line as it is, the others indented by a space, an empty one as " .".
+func multiLine(v string) string {
+	lines := strings.Split(v, "\n")
+	for i := 1; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) == "" {
+			lines[i] = " ."
+		} else {
+			lines[i] = " " + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *Spec) changelog(v string, unsigned map[string]*deb.Package, date time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s) unstable; urgency=medium\n\n", s.Source, v)
+	for _, sp := range s.Packages {
+		fmt.Fprintf(&b, "  * Sign %s %s.\n", sp.Name, unsigned[sp.Name].Version)
+	}
+	fmt.Fprintf(&b, "\n -- %s  %s\n", s.Maintainer, date.UTC().Format(time.RFC1123Z))
+	return b.String()
+}
+
+// rules copies each original from the unsigned package installed on the
+// build machine (a Build-Depends) and attaches its signature with
+// sbattach: only tools from Debian's archive, since a buildd has no
+// mksigned. Paths are safe to write unquoted (ParseYAML checks them).
+func (s *Spec) rules() string {
+	var b strings.Builder
+	b.WriteString(`#!/usr/bin/make -f
+# Written by mksigned template build. Each signed file is the original,
+# from the unsigned package installed through Build-Depends, with its
+# signature from debian/signatures/ attached, shipped as <file>.signed.
+
+%:
+	dh $@
+
+override_dh_auto_install:
+`)
+	for _, sp := range s.Packages {
+		dst := "debian/" + SignedName(sp.Name) + "/"
+		for _, f := range sp.Files {
+			out := dst + f.Path + ".signed"
+			fmt.Fprintf(&b, "\tinstall -D -m 0644 /%s %s\n", f.Path, out)
+			fmt.Fprintf(&b, "\tsbattach --attach %s %s\n", SignaturePath(sp.Name, f.Path), out)
+		}
+	}
+	return b.String()
+}
+
+func (s *Spec) copyright() string {
+	return fmt.Sprintf("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: %s\nLicense: %s\n",
+		multiLine(s.Copyright), multiLine(s.License))
+}
+
+func (s *Spec) readme() string {
+	return "This source package is generated from a template written by\n" +
+		"`mksigned template build` from signing.yaml; the signatures in\n" +
+		"debian/signatures/ are added by the signing step. Do not edit it:\n" +
+		"change signing.yaml and build the template again.\n"
+}
