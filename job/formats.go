@@ -130,3 +130,21 @@ func checkModuleHead(data []byte) error {
 	}
 	return nil
 }
+
+// HeadSize is how much of a file CheckHead needs: its first
+// min(size, HeadSize) bytes.
+const HeadSize = efi.HeadSize
+
+// CheckHead says whether a file of size bytes, of which head is the
+// start (min(size, HeadSize) bytes), is of the kind st signs: a PE/COFF
+// image for efi, an ELF relocatable object for linux-module. It is the
+// check generate makes first, for callers that only look (template build).
+func CheckHead(st template.SigType, head []byte, size int64) error {
+	switch st {
+	case template.EFI:
+		return efi.CheckHead(head, size)
+	case template.LinuxModule:
+		return checkModuleHead(head)
+	}
+	return fmt.Errorf("unknown signature type %q", st)
+}
