@@ -29,7 +29,9 @@ import (
 //     sigtype), its digest_algorithm the type's, its digest lower-case hex
 //     of the type's length, its sha256 64 lower-case hex digits and its
 //     size not negative. A path may not hold a control character, which
-//     would reach file names, tar headers and the audit log.
+//     would reach file names, tar headers and the audit log;
+//   - no file's signature path (<package>/<path>.sig) is the directory
+//     of another's.
 func (r *Request) Validate() error {
 	switch {
 	case r.Format != Format:
@@ -69,7 +71,35 @@ func (r *Request) Validate() error {
 		}
 		first[key] = i
 	}
+	return checkSigDirs(r.Files)
+}
+
+// checkSigDirs refuses files whose signature paths clash: one file's
+// <package>/<path>.sig the directory of another's, as "x.efi" and
+// "x.efi.sig/y.efi" would make. No response could hold both, and the
+// signing host would learn so only after signing and recording them.
+func checkSigDirs(files []File) error {
+	sigs := make(map[string]int, len(files)) // signature path → index
+	for i := range files {
+		sigs[files[i].SignaturePath()] = i
+	}
+	for i := range files {
+		p := files[i].SignaturePath()
+		for j := strings.IndexByte(p, '/'); j >= 0; j = next(p, j) {
+			if k, ok := sigs[p[:j]]; ok {
+				return fieldErr(fmt.Sprintf("files[%d].path", i), fmt.Errorf("%s would put its signature under %s, the signature of files[%d] %s", inputerr.Name(files[i].Path), inputerr.Name(p[:j]), k, inputerr.Name(files[k].Path)))
+			}
+		}
+	}
 	return nil
+}
+
+// next is the index of the '/' in p after the one at j, or -1.
+func next(p string, j int) int {
+	if k := strings.IndexByte(p[j+1:], '/'); k >= 0 {
+		return j + 1 + k
+	}
+	return -1
 }
 
 func (t *Template) validate(field string) error {
