@@ -19,6 +19,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -83,10 +84,16 @@ type Log struct {
 // "\n" with a last line that is a record. A log that is corrupt, not a
 // regular file or not writable is an error: a new chain is never started
 // in its place. Open reads only the last line: run Verify for the rest.
-func Open(path string) (*Log, error) { return open(path, (*os.File).Sync) }
+func Open(path string) (*Log, error) { return OpenContext(context.Background(), path) }
 
-// open is Open with the function that fsyncs a file or directory.
-func open(path string, sync func(*os.File) error) (*Log, error) {
+// OpenContext is Open that stops waiting for the lock, another process
+// holding it, when ctx is done, and then returns ctx's error.
+func OpenContext(ctx context.Context, path string) (*Log, error) {
+	return open(ctx, path, (*os.File).Sync)
+}
+
+// open is OpenContext with the function that fsyncs a file or directory.
+func open(ctx context.Context, path string, sync func(*os.File) error) (*Log, error) {
 	f, created, err := openFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
@@ -98,7 +105,7 @@ func open(path string, sync func(*os.File) error) (*Log, error) {
 		}
 	}
 	l := &Log{f: f, path: path, sync: sync}
-	err = l.locked(func() error {
+	err = l.locked(func(f *os.File) error { return lockContext(ctx, f) }, func() error {
 		_, _, err := l.tail()
 		return err
 	})
@@ -159,7 +166,9 @@ func (l *Log) Append(entries []Entry) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.locked(func() error {
+	// Once signatures are made, their records are written, however long
+	// another process holds the lock: no context.
+	return l.locked(lock, func() error {
 		if err := l.checkSameFile(); err != nil {
 			return err
 		}
@@ -216,9 +225,13 @@ func (l *Log) Close() error {
 	return l.f.Close()
 }
 
-// locked runs fn under an exclusive flock on the log.
-func (l *Log) locked(fn func() error) error {
-	if err := lock(l.f); err != nil {
+// locked runs fn under an exclusive flock on the log, which take takes
+// (lock, or lockContext for a wait that may be given up).
+func (l *Log) locked(take func(*os.File) error, fn func() error) error {
+	if err := take(l.f); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("audit log %s: waiting for another process's lock: %w", inputerr.Name(l.path), err)
+		}
 		return fmt.Errorf("audit log %s: lock: %w", inputerr.Name(l.path), err)
 	}
 	err := fn()

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -429,7 +430,7 @@ func TestSync(t *testing.T) {
 		synced = append(synced, f.Name())
 		return fail
 	}
-	l, err := open(path, sync)
+	l, err := open(context.Background(), path, sync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func TestSync(t *testing.T) {
 		t.Errorf("Append with a failing fsync: %v, want the fsync error", err)
 	}
 	synced = nil
-	l2, err := open(path, sync)
+	l2, err := open(context.Background(), path, sync)
 	if err != nil {
 		t.Fatal(err)
 	}

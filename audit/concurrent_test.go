@@ -1,12 +1,17 @@
 package audit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const (
@@ -145,4 +150,50 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 	checkBatches(t, path, writers)
+}
+
+// TestOpenContextGivesUp: OpenContext waiting for the lock that another
+// open file holds returns once ctx is done, with ctx's error, and writes
+// nothing; Open would wait for ever (a blocking flock is restarted after
+// a signal, so SIGTERM could not stop sign-request).
+func TestOpenContextGivesUp(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	holder, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := lock(holder.f); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		l, err := OpenContext(ctx, path)
+		if err == nil {
+			l.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("OpenContext returned %v with the lock held elsewhere", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for another process's lock") {
+			t.Errorf("error %v, want context.Canceled, waiting for the lock", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OpenContext still waits for the lock 5s after ctx was cancelled")
+	}
+	if err := unlock(holder.f); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("log after giving up: %v, %v; want empty", fi, err)
+	}
 }

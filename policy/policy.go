@@ -121,6 +121,14 @@ func (p *Policy) validate(name string, nodes lines) error {
 	if len(p.Keys) == 0 {
 		add(line(nodes.top, "keys", -1), "keys", "no keys: the policy must allow at least one key")
 	}
+	// yaml.v3's KnownFields lets a null key (~: 1) pass unremarked.
+	for _, m := range append([]*yaml.Node{nodes.top}, nodes.keys...) {
+		for i := 0; m != nil && m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+			if k := m.Content[i]; k.ShortTag() != "!!str" {
+				add(k.Line, "", "unknown key %s (%s)", inputerr.Value(k.Value), k.ShortTag())
+			}
+		}
+	}
 	seen := map[string]int{} // cert-sha256 → index of its key
 	for i, k := range p.Keys {
 		var n *yaml.Node
@@ -166,7 +174,11 @@ func (p *Policy) validate(name string, nodes lines) error {
 				add(line(n, "sig-types", j), item("sig-types", j), "unknown sig_type %s (known: %s)", inputerr.Value(st), known)
 			}
 		}
-		if k.MaxFiles <= 0 {
+		switch v := value(n, "max-files"); {
+		case v != nil && v.ShortTag() != "!!int":
+			// yaml.v3 decodes 1.9 into an int as 1, without a word.
+			add(v.Line, field("max-files"), "%s is not a whole number of files", inputerr.Value(v.Value))
+		case k.MaxFiles <= 0:
 			add(line(n, "max-files", -1), field("max-files"), "must be a positive number of files, got %d", k.MaxFiles)
 		}
 		for j, fp := range k.TrustedCerts {

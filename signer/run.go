@@ -83,7 +83,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 	}
 	if o.AuditLog != "" {
-		if opts.Audit, err = audit.Open(o.AuditLog); err != nil {
+		if opts.Audit, err = audit.OpenContext(ctx, o.AuditLog); err != nil {
 			return nil, err
 		}
 		defer opts.Audit.Close()

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
@@ -39,8 +40,8 @@ var KnownVersions = []int{Version}
 
 // Parse reads a request from r, at most MaxRequestSize bytes, and checks
 // it (see Validate). It refuses anything it does not know: another format
-// or version, unknown or repeated keys, a value of the wrong JSON type,
-// anything but white space after the request.
+// or version, bytes that are not UTF-8, unknown or repeated keys, a value
+// of the wrong JSON type, anything but white space after the request.
 func Parse(r io.Reader) (*Request, error) { return parse(r, MaxFiles) }
 
 // parse is Parse with a bound on the length of any JSON list: a test
@@ -52,6 +53,11 @@ func parse(r io.Reader, maxList int) (*Request, error) {
 	}
 	if len(data) > MaxRequestSize {
 		return nil, inputerr.Errorf("request is larger than %d MiB", MaxRequestSize>>20)
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would read each invalid byte as U+FFFD: the
+		// paths signed and recorded would not be those the builder sent.
+		return nil, &inputerr.Error{Offset: int64(invalidUTF8(data)), Err: errors.New("not UTF-8")}
 	}
 	if err := checkHeader(data); err != nil {
 		return nil, err
@@ -74,6 +80,18 @@ func parse(r io.Reader, maxList int) (*Request, error) {
 		return nil, err
 	}
 	return &req, nil
+}
+
+// invalidUTF8 is the offset of the first byte of data that is not UTF-8.
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 // checkHeader checks that data is one JSON object whose format and

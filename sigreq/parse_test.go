@@ -163,6 +163,18 @@ func TestParseRefuses(t *testing.T) {
 			b, _ := jsonMarshal(r)
 			return string(b)
 		}(), "files[2].path", 0, "listed twice (first in files[0])"},
+		{"signature under another's", func() string {
+			r := goodRequest()
+			r.Files = append(r.Files, r.Files[0])
+			r.Files[2].Path = r.Files[0].Path + ".sig/x.efi"
+			b, _ := jsonMarshal(r)
+			return string(b)
+		}(), "files[2].path", 0, "would put its signature under fwupd-unsigned/usr/libexec/fwupd/efi/fwupdx64.efi.sig, the signature of files[0]"},
+		{"not UTF-8", edit(`fwupdx64.efi`, "fwupd\xffx64.efi"), "", int64(strings.Index(good, "fwupdx64.efi") + 5), "not UTF-8"},
+		{"lone surrogate in path", edit(`fwupdx64.efi`, `fwupd\ud800x64.efi`), "files[0].path", 0, "invisible or replaced character"},
+		{"bidi override in path", file(0, func(f *File) { f.Path = "usr/lib/x\u202eife.efi" }), "files[0].path", 0, `"usr/lib/x\u202eife.efi" contains an invisible`},
+		{"zero-width space in path", file(0, func(f *File) { f.Path = "usr/lib/x\u200b.efi" }), "files[0].path", 0, "invisible"},
+		{"line separator in path", file(0, func(f *File) { f.Path = "usr/lib/x\u2028.efi" }), "files[0].path", 0, "invisible"},
 		{"unknown sig_type", file(0, func(f *File) { f.SigType = "openpgp" }), "files[0].sig_type", 0, `unknown sig_type "openpgp" (known: "efi", "linux-module")`},
 		{"negative size", file(1, func(f *File) { f.Size = -1 }), "files[1].size", 0, "negative"},
 		{"bad sha256", file(1, func(f *File) { f.SHA256 = "abc" }), "files[1].sha256", 0, "64 lower-case hex digits"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mksigned/mksigned/internal/debname"
 	"github.com/mksigned/mksigned/internal/inputerr"
@@ -29,7 +30,10 @@ import (
 //     sigtype), its digest_algorithm the type's, its digest lower-case hex
 //     of the type's length, its sha256 64 lower-case hex digits and its
 //     size not negative. A path may not hold a control character, which
-//     would reach file names, tar headers and the audit log.
+//     would reach file names, tar headers and the audit log, nor a
+//     character that shows as other than it is there (see invisible);
+//   - no file's signature path (<package>/<path>.sig) is the directory
+//     of another's.
 func (r *Request) Validate() error {
 	switch {
 	case r.Format != Format:
@@ -69,7 +73,35 @@ func (r *Request) Validate() error {
 		}
 		first[key] = i
 	}
+	return checkSigDirs(r.Files)
+}
+
+// checkSigDirs refuses files whose signature paths clash: one file's
+// <package>/<path>.sig the directory of another's, as "x.efi" and
+// "x.efi.sig/y.efi" would make. No response could hold both, and the
+// signing host would learn so only after signing and recording them.
+func checkSigDirs(files []File) error {
+	sigs := make(map[string]int, len(files)) // signature path → index
+	for i := range files {
+		sigs[files[i].SignaturePath()] = i
+	}
+	for i := range files {
+		p := files[i].SignaturePath()
+		for j := strings.IndexByte(p, '/'); j >= 0; j = next(p, j) {
+			if k, ok := sigs[p[:j]]; ok {
+				return fieldErr(fmt.Sprintf("files[%d].path", i), fmt.Errorf("%s would put its signature under %s, the signature of files[%d] %s", inputerr.Name(files[i].Path), inputerr.Name(p[:j]), k, inputerr.Name(files[k].Path)))
+			}
+		}
+	}
 	return nil
+}
+
+// next is the index of the '/' in p after the one at j, or -1.
+func next(p string, j int) int {
+	if k := strings.IndexByte(p[j+1:], '/'); k >= 0 {
+		return j + 1 + k
+	}
+	return -1
 }
 
 func (t *Template) validate(field string) error {
@@ -128,6 +160,9 @@ func (f *File) validate(field string) error {
 	if strings.ContainsFunc(f.Path, unicode.IsControl) {
 		return fieldErr(field+".path", fmt.Errorf("%s contains a control character", inputerr.Value(f.Path)))
 	}
+	if strings.ContainsFunc(f.Path, invisible) {
+		return fieldErr(field+".path", fmt.Errorf("%s contains an invisible or replaced character (a format character, a line or paragraph separator, or U+FFFD)", inputerr.Value(f.Path)))
+	}
 	ty, err := sigtype.Get(f.SigType)
 	if err != nil {
 		return fieldErr(field+".sig_type", err)
@@ -142,6 +177,14 @@ func (f *File) validate(field string) error {
 		return fieldErr(field+".digest_algorithm", fmt.Errorf("%s is not %s's, %q", inputerr.Value(f.DigestAlgorithm), ty.Name, ty.DigestAlgorithm))
 	}
 	return checkHex(field+".digest", f.Digest, ty.DigestSize, ty.DigestAlgorithm)
+}
+
+// invisible reports whether r would show in the audit log or a message
+// as other than it is: a format character (a bidi override, a zero-width
+// space), a line or paragraph separator, or U+FFFD, what JSON decoding
+// makes of a lone surrogate escape.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError
 }
 
 // checkPackage checks a package name.

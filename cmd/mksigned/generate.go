@@ -95,7 +95,7 @@ template changelog's top date: the same inputs give the same bytes.
 		// Opened (and created) once the key has loaded, before any work:
 		// a log that cannot take the record stops the run before
 		// anything is signed.
-		if o.AuditLog, err = audit.Open(auditLog); err != nil {
+		if o.AuditLog, err = audit.OpenContext(ctx, auditLog); err != nil {
 			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
 		}
 		defer o.AuditLog.Close()
