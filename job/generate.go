@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -494,8 +495,9 @@ func (d *unsignedDeb) stream(ctx context.Context, tasks *queue, read *atomic.Int
 		if newStream := formats[it.File.SigType].newStream; newStream != nil {
 			sd := newStream()
 			var w io.Writer = sd
-			whole := sha256.New()
+			var whole hash.Hash // the whole file's, for a request only
 			if opts.hashFiles {
+				whole = sha256.New()
 				w = io.MultiWriter(sd, whole)
 			}
 			if n, err := io.CopyBuffer(w, body, buf); err != nil || n != e.Size {

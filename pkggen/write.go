@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/mksigned/mksigned/internal/atomicfile"
 )
 
 // Options controls Write.
@@ -225,18 +227,7 @@ func makeTempDir(outDir string) (string, error) {
 // writeFileSync writes a new file with mode 0666 less the umask, as
 // dpkg-source does, and syncs it.
 func writeFileSync(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := atomicfile.WriteNew(name, data, 0o666); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil

@@ -33,8 +33,7 @@ template changelog's top date: the same inputs give the same bytes.
 	var o job.GenerateOptions
 	var unsigned multiFlag
 	var k keyRef
-	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
-	fs.Var(&unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
+	inputFlagVars(fs, &o, &unsigned)
 	addKeyFlags(fs, &k, "; with --signatures, checks them")
 	fs.StringVar(&o.Signatures, "signatures", "", "use detached signatures from `DIR`/<package>/<path>.sig instead of signing")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write the .dsc and .tar.xz into (created if missing)")
@@ -144,6 +143,13 @@ func sshClient() string {
 		return ""
 	}
 	return f[0]
+}
+
+// inputFlagVars defines the flags naming what generate and request read:
+// --template and --unsigned.
+func inputFlagVars(fs *flagSet, o *job.GenerateOptions, unsigned *multiFlag) {
+	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
+	fs.Var(unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
 }
 
 // checkInputFlags checks what generate and request share: no positional

@@ -25,8 +25,7 @@ what generate --key would have written. REQ "-" is standard output.
 	var o job.GenerateOptions
 	var unsigned multiFlag
 	var out string
-	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
-	fs.Var(&unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
+	inputFlagVars(fs, &o, &unsigned)
 	fs.StringVar(&out, "output", "", "write the request to `REQ` (\"-\": standard output)")
 	fs.IntVar(&o.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("digest `N` files at once, at most %d", job.MaxJobs))
 	fs.BoolVar(&o.StopEarly, "stop-early", false, "stop reading each package once its listed files are seen (see generate -h)")

@@ -34,14 +34,7 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err = finish(f, data); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -68,4 +61,27 @@ func create(dir, base string, perm os.FileMode) (*os.File, string, error) {
 		return f, name, err
 	}
 	return nil, "", fmt.Errorf("cannot create a temporary file beside %s", filepath.Join(dir, base))
+}
+
+// WriteNew writes data to name, a new file (O_EXCL: nothing already there
+// is written through) of mode perm less the umask, and syncs it: for a
+// file in a temporary directory that is renamed into place later.
+func WriteNew(name string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	return finish(f, data)
+}
+
+// finish writes data to f, syncs and closes it.
+func finish(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
