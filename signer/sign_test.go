@@ -345,9 +345,13 @@ func TestCancel(t *testing.T) {
 	key, cs = newKey(t)
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
+	// The calls begun when it is done: under load the other worker may
+	// run several calls between call 3's count and its hook.
+	var atCancel atomic.Int64
 	cs.before = func(n int64) error {
 		if n == 3 {
 			cancel()
+			atCancel.Store(cs.calls.Load())
 		}
 		return nil
 	}
@@ -356,8 +360,10 @@ func TestCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("done during: error %v, want context.Canceled", err)
 	}
-	if n := cs.calls.Load(); n > 4 { // the two running when it was done, at most
-		t.Errorf("done during: %d Sign calls, want the calls running then and no more", n)
+	// The other worker may have checked ctx just before it was done, and
+	// begin one more call.
+	if n, begun := cs.calls.Load(), atCancel.Load(); n > begun+1 {
+		t.Errorf("done during: %d Sign calls, %d begun when it was done; want at most one more", n, begun)
 	}
 	nothingReleased(t, sigs, path)
 }
