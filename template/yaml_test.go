@@ -156,6 +156,7 @@ func TestBuildDirParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec.License = "MIT\nPermission is hereby granted..."
 	u := &deb.Package{Name: "example-efi-unsigned", Version: "1:2.0-3", Architecture: "amd64", Source: "example-efi", SourceVersion: "1:2.0-3"}
 	files, err := spec.BuildDir(map[string]*deb.Package{u.Name: u}, time.Unix(1700000000, 0))
 	if err != nil {

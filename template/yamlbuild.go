@@ -35,13 +35,17 @@ func (s *Spec) BuildDir(unsigned map[string]*deb.Package, date time.Time) (map[s
 	if err != nil {
 		return nil, err
 	}
+	cp, err := s.copyright()
+	if err != nil {
+		return nil, err
+	}
 	const dir = "source-template/debian/"
 	return map[string][]byte{
 		"files.json":          fj,
 		dir + "control":       []byte(s.control(unsigned)),
 		dir + "changelog":     []byte(s.changelog(v, unsigned, date)),
 		dir + "rules":         []byte(s.rules()),
-		dir + "copyright":     []byte(s.copyright()),
+		dir + "copyright":     []byte(cp),
 		dir + "source/format": []byte("3.0 (native)\n"),
 		dir + "README.source": []byte(s.readme()),
 	}, nil
@@ -180,11 +184,6 @@ override_dh_auto_install:
 		}
 	}
 	return b.String()
-}
-
-func (s *Spec) copyright() string {
-	return fmt.Sprintf("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: %s\nLicense: %s\n",
-		multiLine(s.Copyright), multiLine(s.License))
 }
 
 func (s *Spec) readme() string {
