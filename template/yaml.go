@@ -81,6 +81,19 @@ func (sp *SpecPackage) SignedPath(p string) string {
 	return p + ".signed"
 }
 
+// CheckKept is for each entry of the unsigned package other than the
+// files sp signs: a directory, or the path p of anything else. With
+// InstallReplace the signed package ships only the signed files and dpkg
+// removes the unsigned package when it is installed, so anything else but
+// the package's own documentation (usr/share/doc/, which the signed
+// package has its own of) would be lost: CheckKept refuses it.
+func (sp *SpecPackage) CheckKept(p string, dir bool) error {
+	if sp.Install != InstallReplace || dir || strings.HasPrefix(p, "usr/share/doc/") {
+		return nil
+	}
+	return fmt.Errorf("is in %s but not signed, and would be lost: with install: replace the signed package ships only the signed files, and installing it removes %s (sign it too, or install beside or in a directory)", sp.Name, sp.Name)
+}
+
 // compressedModule is how a compressed kernel module's name ends.
 var compressedModule = []string{".ko.xz", ".ko.zst", ".ko.gz"}
 

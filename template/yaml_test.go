@@ -208,3 +208,110 @@ func TestBuildDirParses(t *testing.T) {
 		t.Errorf("changelog starts %q, want %q", c, want)
 	}
 }
+
+const installYAML = `source: example-signed
+maintainer: Jane Doe <jane@example.org>
+description: |
+  Signed files
+  Longer text.
+copyright: 2026 Jane Doe
+license: MIT
+packages:
+  example-grub-unsigned:
+    files:
+      - path: usr/lib/grub/x86_64-efi/monolithic/grubx64.efi
+        sig-type: efi
+    install:
+      directory: /usr/lib/grub/x86_64-efi-signed
+  example-modules-unsigned:
+    files:
+      - path: lib/modules/6.1.0-57-amd64/updates/hello.ko
+        sig-type: linux-module
+    install: replace
+`
+
+// TestBuildDirInstall checks the install ways and linux-module in what
+// BuildDir writes: where each signed file goes, the relations of a
+// replacing package, and the rules' commands.
+func TestBuildDirInstall(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseYAML("signing.yaml", []byte(installYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Packages[0]; got.Install != InstallDirectory || got.Directory != "usr/lib/grub/x86_64-efi-signed" {
+		t.Errorf("grub package: install %q, directory %q", got.Install, got.Directory)
+	}
+	if got := spec.Packages[1].Install; got != InstallReplace {
+		t.Errorf("modules package: install %q, want %q", got, InstallReplace)
+	}
+	unsigned := map[string]*deb.Package{}
+	for _, n := range []string{"example-grub-unsigned", "example-modules-unsigned"} {
+		unsigned[n] = &deb.Package{Name: n, Version: "2.0-3", Architecture: "amd64", Source: "example", SourceVersion: "2.0-3"}
+	}
+	files, err := spec.BuildDir(unsigned, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	control, rules := string(files["source-template/debian/control"]), string(files["source-template/debian/rules"])
+	for _, want := range []string{
+		"Build-Depends: debhelper-compat (= 13),\n sbsigntool,\n example-grub-unsigned (= 2.0-3),\n",
+		"Package: example-grub-signed\nArchitecture: amd64\nDepends: ${misc:Depends}\nBuilt-Using:",
+		"Package: example-modules-signed\nArchitecture: amd64\nDepends: ${misc:Depends}\n" +
+			"Conflicts: example-modules-unsigned\nReplaces: example-modules-unsigned\nProvides: example-modules-unsigned (= 2.0-3)\nBuilt-Using:",
+	} {
+		if !strings.Contains(control, want) {
+			t.Errorf("debian/control lacks %q:\n%s", want, control)
+		}
+	}
+	const ko = "debian/example-modules-signed/lib/modules/6.1.0-57-amd64/updates/hello.ko"
+	const sig = "debian/signatures/example-modules-unsigned/lib/modules/6.1.0-57-amd64/updates/hello.ko.sig"
+	for _, want := range []string{
+		"\tinstall -D -m 0644 $(UNSIGNED_ROOT)/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi debian/example-grub-signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed\n" +
+			"\tsbattach --attach debian/signatures/example-grub-unsigned/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi.sig debian/example-grub-signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed\n",
+		"\tinstall -D -m 0644 $(UNSIGNED_ROOT)/lib/modules/6.1.0-57-amd64/updates/hello.ko " + ko + "\n" +
+			"\tcat " + sig + " >> " + ko + "\n" +
+			"\tperl -e 'print pack(\"CCCCCxxxN\", 0, 0, 2, 0, 0, -s $$ARGV[0])' " + sig + " >> " + ko + "\n" +
+			"\tprintf '~Module signature appended~\\n' >> " + ko + "\n",
+		"\noverride_dh_strip:\n",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("debian/rules lacks %q:\n%s", want, rules)
+		}
+	}
+
+	// Without an efi file, no sbsigntool.
+	mod, err := ParseYAML("signing.yaml", []byte(strings.Replace(installYAML, "  example-grub-unsigned:\n    files:\n      - path: usr/lib/grub/x86_64-efi/monolithic/grubx64.efi\n        sig-type: efi\n    install:\n      directory: /usr/lib/grub/x86_64-efi-signed\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err = mod.BuildDir(unsigned, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := string(files["source-template/debian/control"]); !strings.Contains(c, "Build-Depends: debhelper-compat (= 13),\n example-modules-unsigned (= 2.0-3)\n") {
+		t.Errorf("debian/control of a module-only template:\n%s", c)
+	}
+}
+
+func TestCheckKept(t *testing.T) {
+	t.Parallel()
+	replace := &SpecPackage{Name: "m-unsigned", Install: InstallReplace}
+	beside := &SpecPackage{Name: "m-unsigned", Install: InstallBeside}
+	for _, tc := range []struct {
+		sp   *SpecPackage
+		path string
+		dir  bool
+		ok   bool
+	}{
+		{replace, "usr/share/doc/m-unsigned/copyright", false, true},
+		{replace, "etc/modprobe.d/m.conf", true, true},
+		{replace, "etc/modprobe.d/m.conf", false, false},
+		{replace, "usr/share/docs", false, false},
+		{beside, "etc/modprobe.d/m.conf", false, true},
+	} {
+		if err := tc.sp.CheckKept(tc.path, tc.dir); (err == nil) != tc.ok {
+			t.Errorf("%s %s dir=%v: %v, want ok=%v", tc.sp.Install, tc.path, tc.dir, err, tc.ok)
+		}
+	}
+}

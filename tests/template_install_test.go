@@ -276,3 +276,57 @@ func checkSignedModule(t *testing.T, signFile string, signed, module []byte, cer
 		t.Errorf("openssl cms -verify with another certificate passed, want a failure")
 	}
 }
+
+// TestTemplateBuildInstallBad checks what template build refuses for the
+// install ways and linux-module, each with exit 1, the place named, and
+// nothing written.
+func TestTemplateBuildInstallBad(t *testing.T) {
+	t.Parallel()
+	const ko = "lib/modules/6.1.0-mksigned-test/extra/dummy.ko"
+	trueELF, err := os.ReadFile("/bin/true") // an ELF executable, not relocatable
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := unsignedModule(t)
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+		yaml  string // the package's entry
+		want  string
+	}{
+		{"replace would lose a file",
+			map[string][]byte{ko: module, "etc/modprobe.d/example.conf": []byte("options dummy numdummies=2\n"), "usr/share/doc/example-unsigned/README": []byte("kept\n")},
+			"    files:\n      - path: " + ko + "\n        sig-type: linux-module\n    install: replace\n",
+			"etc/modprobe.d/example.conf: is in example-unsigned but not signed, and would be lost: with install: replace"},
+		{"module that is no ELF file",
+			map[string][]byte{ko: unsignedEFI(t)},
+			"    files:\n      - path: " + ko + "\n        sig-type: linux-module\n    install: beside\n",
+			ko + ": signed as linux-module on signing.yaml line 12, but not an ELF file, so not a kernel module"},
+		{"module that is an executable",
+			map[string][]byte{ko: trueELF},
+			"    files:\n      - path: " + ko + "\n        sig-type: linux-module\n    install: {directory: /usr/lib/signed}\n",
+			ko + ": signed as linux-module on signing.yaml line 12, but ELF file of type 3, but a kernel module is relocatable"},
+		{"compressed module",
+			map[string][]byte{ko + ".xz": module},
+			"    files:\n      - path: " + ko + ".xz\n        sig-type: linux-module\n    install: replace\n",
+			"signing.yaml: line 12: packages.example-unsigned.files[0].path: \"" + ko + ".xz\" is a compressed module (.ko.xz): its signature covers the uncompressed module"},
+		{"efi file that is a module",
+			map[string][]byte{"usr/lib/example/x.efi": module},
+			"    files:\n      - path: usr/lib/example/x.efi\n        sig-type: efi\n    install: {directory: /usr/lib/signed}\n",
+			"usr/lib/example/x.efi: signed as efi on signing.yaml line 12, but"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			unsigned := unsignedDeb(t, "example-unsigned", tc.files)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "signing.yaml"), []byte(strings.Replace(installYAMLHead, "%s", "example-signed", 1)+"  example-unsigned:\n"+tc.yaml), 0o644)
+			r := mksigned(t, dir, nil, "template", "build", "signing.yaml", "--unsigned", unsigned, "--output", "out")
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || !strings.HasPrefix(r.stderr, "mksigned: ") {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.code, r.stderr, tc.want)
+			}
+			if got := testutil.ListDir(t, dir); len(got) != 1 {
+				t.Errorf("%s holds %q, want only signing.yaml: nothing written", dir, got)
+			}
+		})
+	}
+}
