@@ -249,6 +249,10 @@ func TestBuildDirInstall(t *testing.T) {
 	for _, n := range []string{"example-grub-unsigned", "example-modules-unsigned"} {
 		unsigned[n] = &deb.Package{Name: n, Version: "2.0-3", Architecture: "amd64", Source: "example", SourceVersion: "2.0-3"}
 	}
+	unsigned["example-modules-unsigned"].Control.Values = map[string]string{
+		"Depends":  "linux-image-6.1.0-57-amd64\n | linux-image-6.1.0-57-amd64-unsigned",
+		"Provides": "example-modules",
+	}
 	files, err := spec.BuildDir(unsigned, time.Unix(1700000000, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -257,8 +261,8 @@ func TestBuildDirInstall(t *testing.T) {
 	for _, want := range []string{
 		"Build-Depends: debhelper-compat (= 13),\n sbsigntool,\n example-grub-unsigned (= 2.0-3),\n",
 		"Package: example-grub-signed\nArchitecture: amd64\nDepends: ${misc:Depends}\nBuilt-Using:",
-		"Package: example-modules-signed\nArchitecture: amd64\nDepends: ${misc:Depends}\n" +
-			"Conflicts: example-modules-unsigned\nReplaces: example-modules-unsigned\nProvides: example-modules-unsigned (= 2.0-3)\nBuilt-Using:",
+		"Package: example-modules-signed\nArchitecture: amd64\nDepends: ${misc:Depends}, linux-image-6.1.0-57-amd64 | linux-image-6.1.0-57-amd64-unsigned\n" +
+			"Conflicts: example-modules-unsigned\nReplaces: example-modules-unsigned\nProvides: example-modules-unsigned (= 2.0-3), example-modules\nBuilt-Using:",
 	} {
 		if !strings.Contains(control, want) {
 			t.Errorf("debian/control lacks %q:\n%s", want, control)

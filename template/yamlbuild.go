@@ -128,17 +128,46 @@ func (s *Spec) control(unsigned map[string]*deb.Package) string {
 	b.WriteString("Rules-Requires-Root: no\n")
 	for _, sp := range s.Packages {
 		u := unsigned[sp.Name]
-		fmt.Fprintf(&b, "\nPackage: %s\nArchitecture: %s\nDepends: ${misc:Depends}\n", SignedName(sp.Name), u.Architecture)
-		if sp.Install == InstallReplace {
-			// Conflicts and Replaces together: dpkg removes the unsigned
-			// package when the signed one is installed, and lets the signed
-			// one overwrite its files. Provides keeps what depends on the
-			// unsigned package (versioned too) satisfied.
-			fmt.Fprintf(&b, "Conflicts: %[1]s\nReplaces: %[1]s\nProvides: %[1]s (= %[2]s)\n", sp.Name, u.Version)
+		fmt.Fprintf(&b, "\nPackage: %s\nArchitecture: %s\n", SignedName(sp.Name), u.Architecture)
+		if sp.Install != InstallReplace {
+			b.WriteString("Depends: ${misc:Depends}\n")
+		} else {
+			writeReplaceRelations(&b, sp.Name, u)
 		}
 		fmt.Fprintf(&b, "Built-Using: %s (= %s)\nDescription: %s\n", u.Source, u.SourceVersion, multiLine(s.Description))
 	}
 	return b.String()
+}
+
+// writeReplaceRelations writes the relations of a package that takes the
+// place of the unsigned package u, named name. Conflicts and Replaces
+// together: dpkg removes the unsigned package when the signed one is
+// installed, and lets the signed one overwrite its files. Provides keeps
+// what depends on the unsigned package (versioned too) satisfied. The
+// unsigned package's own relations follow ours, so that the signed one
+// needs, and offers, what it did.
+func writeReplaceRelations(b *strings.Builder, name string, u *deb.Package) {
+	for _, f := range []struct{ field, ours string }{
+		{"Pre-Depends", ""},
+		{"Depends", "${misc:Depends}"},
+		{"Recommends", ""},
+		{"Suggests", ""},
+		{"Breaks", ""},
+		{"Conflicts", name},
+		{"Replaces", name},
+		{"Provides", name + " (= " + u.Version + ")"},
+	} {
+		rels := []string{}
+		if f.ours != "" {
+			rels = append(rels, f.ours)
+		}
+		if v := strings.Join(strings.Fields(u.Control.Values[f.field]), " "); v != "" {
+			rels = append(rels, v)
+		}
+		if len(rels) > 0 {
+			fmt.Fprintf(b, "%s: %s\n", f.field, strings.Join(rels, ", "))
+		}
+	}
 }
 
 // multiLine writes a value of several lines as a deb822 field's: the first

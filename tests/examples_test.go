@@ -57,6 +57,18 @@ func TestExampleKmod(t *testing.T) {
 	if got := debFiles(t, built); len(got) != 1 || got[0] != ko[0] {
 		t.Errorf("hello-kmod-modules-signed ships %q, want only %s", got, ko[0])
 	}
+	// It takes the unsigned package's place, dependencies and all.
+	kvers := strings.Split(ko[0], "/")[2]
+	for field, want := range map[string]string{
+		"Depends":   "linux-image-" + kvers + " | linux-image-" + kvers + "-unsigned",
+		"Conflicts": "hello-kmod-modules-unsigned",
+		"Replaces":  "hello-kmod-modules-unsigned",
+		"Provides":  "hello-kmod-modules-unsigned (= 1.0)",
+	} {
+		if got := debField(t, built, field); got != want {
+			t.Errorf("hello-kmod-modules-signed %s: %q, want %q", field, got, want)
+		}
+	}
 	signedKo := filepath.Join(extract(t, built), ko[0])
 	signed, err := os.ReadFile(signedKo)
 	if err != nil {
