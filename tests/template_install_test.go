@@ -120,6 +120,22 @@ license: GPL-2
 packages:
 `
 
+// templateBuild writes dir/signing.yaml for the source package source
+// with the packages: entry pkgs, runs template build on it and unsigned,
+// and returns the template's directory and its debian/control.
+func templateBuild(t *testing.T, dir, source, pkgs, unsigned string) (tmpl, control string) {
+	t.Helper()
+	spec := filepath.Join(dir, "signing.yaml")
+	writeFile(t, spec, []byte(strings.Replace(installYAMLHead, "%s", source, 1)+pkgs), 0o644)
+	tmpl = filepath.Join(dir, "template")
+	mustMksigned(t, "", nil, "template", "build", spec, "--unsigned", unsigned, "--output", tmpl)
+	b, err := os.ReadFile(filepath.Join(tmpl, "source-template/debian/control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl, string(b)
+}
+
 // TestTemplateBuildDirectory signs an EFI image the grub way: the signed
 // package ships /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed for
 // /usr/lib/grub/x86_64-efi/monolithic/grubx64.efi, and nothing else, and
@@ -130,21 +146,14 @@ func TestTemplateBuildDirectory(t *testing.T) {
 	const orig = "usr/lib/grub/x86_64-efi/monolithic/grubx64.efi"
 	unsigned := unsignedDeb(t, "example-grub-efi-amd64-unsigned", map[string][]byte{orig: unsignedEFI(t)})
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "signing.yaml")
-	writeFile(t, spec, []byte(strings.Replace(installYAMLHead, "%s", "example-grub-efi-amd64-signed", 1)+`  example-grub-efi-amd64-unsigned:
+	tmpl, control := templateBuild(t, dir, "example-grub-efi-amd64-signed", `  example-grub-efi-amd64-unsigned:
     files:
       - path: `+orig+`
         sig-type: efi
     install:
       directory: /usr/lib/grub/x86_64-efi-signed
-`), 0o644)
-	tmpl := filepath.Join(dir, "template")
-	mustMksigned(t, "", nil, "template", "build", spec, "--unsigned", unsigned, "--output", tmpl)
-	control, err := os.ReadFile(filepath.Join(tmpl, "source-template/debian/control"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(control), " sbsigntool,\n") || strings.Contains(string(control), "Conflicts:") {
+`, unsigned)
+	if !strings.Contains(control, " sbsigntool,\n") || strings.Contains(control, "Conflicts:") {
 		t.Errorf("debian/control: want sbsigntool in Build-Depends and no Conflicts:\n%s", control)
 	}
 	key, cert := newKey(t, "2048")
@@ -179,20 +188,13 @@ func TestTemplateBuildReplaceModule(t *testing.T) {
 	module := unsignedModule(t)
 	unsigned := unsignedDeb(t, "example-modules-unsigned", map[string][]byte{ko: module})
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "signing.yaml")
-	writeFile(t, spec, []byte(strings.Replace(installYAMLHead, "%s", "example-modules-signed", 1)+`  example-modules-unsigned:
+	tmpl, control := templateBuild(t, dir, "example-modules-signed", `  example-modules-unsigned:
     files:
       - path: `+ko+`
         sig-type: linux-module
     install: replace
-`), 0o644)
-	tmpl := filepath.Join(dir, "template")
-	mustMksigned(t, "", nil, "template", "build", spec, "--unsigned", unsigned, "--output", tmpl)
-	control, err := os.ReadFile(filepath.Join(tmpl, "source-template/debian/control"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(control), "sbsigntool") {
+`, unsigned)
+	if strings.Contains(control, "sbsigntool") {
 		t.Errorf("debian/control: no efi file is signed, but Build-Depends asks for sbsigntool:\n%s", control)
 	}
 	key, cert := newKey(t, "2048")
