@@ -319,3 +319,32 @@ func TestCheckKept(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseYAML checks that ParseYAML never panics, and that what it
+// accepts gives safe, distinct paths for the signed files and a template
+// BuildDir writes.
+func FuzzParseYAML(f *testing.F) {
+	f.Add([]byte(goodYAML))
+	f.Add([]byte(installYAML))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := ParseYAML("signing.yaml", data)
+		if err != nil {
+			return
+		}
+		unsigned := map[string]*deb.Package{}
+		seen := map[string]bool{}
+		for _, sp := range spec.Packages {
+			unsigned[sp.Name] = &deb.Package{Name: sp.Name, Version: "1.0-1", Architecture: "amd64", Source: "s", SourceVersion: "1.0-1"}
+			for _, f := range sp.Files {
+				p := sp.SignedPath(f.Path)
+				if c, err := CleanPath(p); err != nil || c != p || !pathRE.MatchString(p) || seen[p] {
+					t.Fatalf("signed path %q of %q: unsafe or given twice (%v)", p, f.Path, err)
+				}
+				seen[p] = true
+			}
+		}
+		if _, err := spec.BuildDir(unsigned, time.Unix(1700000000, 0)); err != nil {
+			t.Fatalf("BuildDir of an accepted signing.yaml: %v", err)
+		}
+	})
+}
