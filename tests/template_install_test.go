@@ -307,7 +307,7 @@ func TestTemplateBuildInstallBad(t *testing.T) {
 		{"module that is an executable",
 			map[string][]byte{ko: trueELF},
 			"    files:\n      - path: " + ko + "\n        sig-type: linux-module\n    install: {directory: /usr/lib/signed}\n",
-			ko + ": signed as linux-module on signing.yaml line 12, but ELF file of type 3, but a kernel module is relocatable"},
+			ko + ": signed as linux-module on signing.yaml line 12, but an ELF file of type 3, not a relocatable object (ET_REL, 1) as a kernel module is"},
 		{"compressed module",
 			map[string][]byte{ko + ".xz": module},
 			"    files:\n      - path: " + ko + ".xz\n        sig-type: linux-module\n    install: replace\n",
