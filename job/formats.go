@@ -126,7 +126,7 @@ func checkModuleHead(data []byte) error {
 		return errors.New("ELF file of unknown byte order")
 	}
 	if etype != 1 {
-		return fmt.Errorf("ELF file of type %d, but a kernel module is relocatable (ET_REL, 1)", etype)
+		return fmt.Errorf("an ELF file of type %d, not a relocatable object (ET_REL, 1) as a kernel module is", etype)
 	}
 	return nil
 }

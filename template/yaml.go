@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -38,7 +39,10 @@ type SpecPackage struct {
 	Name    string
 	Line    int // where the package's key is
 	Files   []SpecFile
-	Install string // InstallBeside
+	Install string // InstallBeside, InstallDirectory or InstallReplace
+	// Directory is where InstallDirectory puts the signed files: a clean
+	// path without its leading "/".
+	Directory string
 }
 
 // SpecFile is one file to sign, with the line its path is on.
@@ -47,9 +51,51 @@ type SpecFile struct {
 	Line int
 }
 
-// InstallBeside ships the signed file as <file>.signed beside the
-// original's path, in a package of its own (fwupd's and shim's way).
-const InstallBeside = "beside"
+// How a signed package installs the signed files (install: in
+// signing.yaml). Each way ships them in the package SignedName(name).
+const (
+	// InstallBeside ships the signed file as <file>.signed beside the
+	// original's path (fwupd's and shim's way).
+	InstallBeside = "beside"
+	// InstallDirectory ships it as <base name>.signed in another directory
+	// (grub's way: grub-efi-amd64-signed ships
+	// /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed for
+	// /usr/lib/grub/x86_64-efi/monolithic/grubx64.efi). Written
+	// "install: {directory: /usr/lib/grub/x86_64-efi-signed}".
+	InstallDirectory = "directory"
+	// InstallReplace ships it under the original's path, in a package that
+	// Conflicts with, Replaces and Provides the unsigned one (the way a
+	// signed kernel module package replaces the unsigned one).
+	InstallReplace = "replace"
+)
+
+// SignedPath is the path, without a leading "/", at which the signed
+// package ships the signed form of the file at path p.
+func (sp *SpecPackage) SignedPath(p string) string {
+	switch sp.Install {
+	case InstallDirectory:
+		return sp.Directory + "/" + path.Base(p) + ".signed"
+	case InstallReplace:
+		return p
+	}
+	return p + ".signed"
+}
+
+// CheckKept is for each entry of the unsigned package other than the
+// files sp signs: a directory, or the path p of anything else. With
+// InstallReplace the signed package ships only the signed files and dpkg
+// removes the unsigned package when it is installed, so anything else but
+// the package's own documentation (usr/share/doc/, which the signed
+// package has its own of) would be lost: CheckKept refuses it.
+func (sp *SpecPackage) CheckKept(p string, dir bool) error {
+	if sp.Install != InstallReplace || dir || strings.HasPrefix(p, "usr/share/doc/") {
+		return nil
+	}
+	return fmt.Errorf("is in %s but not signed, and would be lost: with install: replace the signed package ships only the signed files, and installing it removes %s (sign it too, or install beside or in a directory)", sp.Name, sp.Name)
+}
+
+// compressedModule is how a compressed kernel module's name ends.
+var compressedModule = []string{".ko.xz", ".ko.zst", ".ko.gz"}
 
 // maxSigningYAML bounds signing.yaml; a template listing every module of a
 // kernel flavour would be about 200 KiB.
@@ -234,12 +280,21 @@ func (p yamlParser) spec(top *yaml.Node) (*Spec, error) {
 	}
 	slices.SortFunc(s.Packages, func(a, b SpecPackage) int { return strings.Compare(a.Name, b.Name) })
 	signed := map[string]string{}
+	shipped := map[string]SpecFile{} // by the path a signed package ships it at
 	for _, sp := range s.Packages {
 		sn := SignedName(sp.Name)
 		if other, ok := signed[sn]; ok {
 			return nil, p.errAt(pkgs, "packages", fmt.Errorf("%s and %s would both be signed as %s", other, sp.Name, sn))
 		}
 		signed[sn] = sp.Name
+		for _, f := range sp.Files {
+			at := sp.SignedPath(f.Path)
+			if other, ok := shipped[at]; ok {
+				return nil, &inputerr.Error{File: p.file, Offset: inputerr.NoOffset, Field: fmt.Sprintf("line %d", f.Line),
+					Err: fmt.Errorf("%s would be signed as /%s, as %s on line %d already is", inputerr.Value(f.Path), at, inputerr.Value(other.Path), other.Line)}
+			}
+			shipped[at] = f
+		}
 	}
 	return s, nil
 }
@@ -254,12 +309,8 @@ func (p yamlParser) pkg(key, val *yaml.Node) (*SpecPackage, error) {
 		return nil, err
 	}
 	sp := &SpecPackage{Name: key.Value, Line: key.Line}
-	in := vals["install"]
-	if sp.Install, err = p.str(in, path+".install", false); err != nil {
+	if err := p.install(sp, vals["install"], path+".install"); err != nil {
 		return nil, err
-	}
-	if sp.Install != InstallBeside {
-		return nil, p.errAt(in, path+".install", fmt.Errorf("%s is not supported yet: only %q is (ship <file>.signed beside the original)", inputerr.Value(sp.Install), InstallBeside))
 	}
 	files := vals["files"]
 	if err := p.noAlias(files, path+".files"); err != nil {
@@ -301,12 +352,62 @@ func (p yamlParser) pkg(key, val *yaml.Node) (*SpecPackage, error) {
 		if err != nil {
 			return nil, p.errAt(fv["sig-type"], fp+".sig-type", err)
 		}
-		if t.Name != EFI {
-			return nil, p.errAt(fv["sig-type"], fp+".sig-type", fmt.Errorf("%q is not supported yet by install %q: only %q is", st, InstallBeside, EFI))
+		if t.Name == LinuxModule {
+			for _, ext := range compressedModule {
+				if strings.HasSuffix(clean, ext) {
+					return nil, p.errAt(fv["path"], fp+".path", fmt.Errorf("%s is a compressed module (%s): its signature covers the uncompressed module, which the rules cannot make yet; ship it uncompressed", inputerr.Value(clean), ext))
+				}
+			}
 		}
 		sp.Files = append(sp.Files, SpecFile{File: File{Path: clean, SigType: t.Name}, Line: fv["path"].Line})
 	}
 	return sp, nil
+}
+
+// install reads install: "beside", "replace", or a mapping
+// {directory: /absolute/path}.
+func (p yamlParser) install(sp *SpecPackage, n *yaml.Node, path string) error {
+	if err := p.noAlias(n, path); err != nil {
+		return err
+	}
+	if n.Kind == yaml.MappingNode {
+		vals, err := p.mapping(n, path, []string{InstallDirectory}, []string{InstallDirectory})
+		if err != nil {
+			return err
+		}
+		dn := vals[InstallDirectory]
+		dp := path + "." + InstallDirectory
+		d, err := p.str(dn, dp, false)
+		if err != nil {
+			return err
+		}
+		rel, ok := strings.CutPrefix(d, "/")
+		if !ok {
+			return p.errAt(dn, dp, fmt.Errorf("%s is not absolute: write it /%s", inputerr.Value(d), d))
+		}
+		clean, err := CleanPath(rel)
+		if err != nil {
+			return p.errAt(dn, dp, err)
+		}
+		if !pathRE.MatchString(clean) {
+			return p.errAt(dn, dp, fmt.Errorf("%s: only letters, digits and ._+@~,=/- are supported in paths yet (the rules name it unquoted)", inputerr.Value(d)))
+		}
+		sp.Install, sp.Directory = InstallDirectory, clean
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return p.errAt(n, path, fmt.Errorf("must be %q, %q or a mapping {directory: /path}", InstallBeside, InstallReplace))
+	}
+	v, err := p.str(n, path, false)
+	if err != nil {
+		return err
+	}
+	if v != InstallBeside && v != InstallReplace {
+		return p.errAt(n, path, fmt.Errorf("%s is none of %q (<file>.signed beside the original), %q (the signed files under the original paths) and {directory: /path} (<base name>.signed in /path)",
+			inputerr.Value(v), InstallBeside, InstallReplace))
+	}
+	sp.Install = v
+	return nil
 }
 
 // SignedName is the binary package that ships the signed files of the

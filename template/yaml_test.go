@@ -71,8 +71,19 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"duplicate key", "license: MIT\n", "license: MIT\nlicense: GPL\n", "line 10: license: given twice (first on line 9)"},
 		{"missing key", "copyright: 2026 Jane Doe\n", "", "line 1: copyright: missing"},
 		{"bad sig-type", "sig-type: efi\n      - path: usr/lib/example/o", "sig-type: pe\n      - path: usr/lib/example/o", "line 14: packages.example-efi-unsigned.files[0].sig-type: unknown sig_type"},
-		{"module not yet", "sig-type: efi\n      - path: usr/lib/example/o", "sig-type: linux-module\n      - path: usr/lib/example/o", `line 14: packages.example-efi-unsigned.files[0].sig-type: "linux-module" is not supported yet`},
-		{"install not yet", "install: beside", "install: directory", "line 17: packages.example-efi-unsigned.install: \"directory\" is not supported yet"},
+		{"compressed module", "path: usr/lib/example/hello.efi\n        sig-type: efi", "path: lib/modules/6.1.0-57-amd64/updates/hello.ko.xz\n        sig-type: linux-module", `line 13: packages.example-efi-unsigned.files[0].path: "lib/modules/6.1.0-57-amd64/updates/hello.ko.xz" is a compressed module (.ko.xz): its signature covers the uncompressed module`},
+		{"compressed module zst", "path: usr/lib/example/hello.efi\n        sig-type: efi", "path: hello.ko.zst\n        sig-type: linux-module", `line 13: packages.example-efi-unsigned.files[0].path: "hello.ko.zst" is a compressed module (.ko.zst)`},
+		{"unknown install", "install: beside", "install: directory", `line 17: packages.example-efi-unsigned.install: "directory" is none of "beside"`},
+		{"install list", "install: beside", "install: [beside]", `line 17: packages.example-efi-unsigned.install: must be "beside", "replace" or a mapping {directory: /path}`},
+		{"install empty", "install: beside", "install:", `line 17: packages.example-efi-unsigned.install: must be "beside"`},
+		{"directory relative", "install: beside", "install: {directory: usr/lib/x}", `line 17: packages.example-efi-unsigned.install.directory: "usr/lib/x" is not absolute: write it /usr/lib/x`},
+		{"directory unsafe", "install: beside", "install: {directory: /usr/../etc}", `line 17: packages.example-efi-unsigned.install.directory: unsafe path`},
+		{"directory unclean", "install: beside", "install: {directory: /usr/lib/x/}", `line 17: packages.example-efi-unsigned.install.directory: unsafe path`},
+		{"directory root", "install: beside", "install: {directory: /}", `line 17: packages.example-efi-unsigned.install.directory: unsafe path`},
+		{"directory space", "install: beside", "install: {directory: /usr/lib/a b}", `line 17: packages.example-efi-unsigned.install.directory: "/usr/lib/a b": only letters`},
+		{"directory unknown key", "install: beside", "install: {directory: /usr/lib/x, name: keep}", `line 17: packages.example-efi-unsigned.install.name: unknown key`},
+		{"directory missing", "install: beside", "install: {}", `line 17: packages.example-efi-unsigned.install.directory: missing`},
+		{"directory same base name", "path: usr/lib/example/other.efi\n        sig-type: efi\n    install: beside", "path: usr/lib/other/hello.efi\n        sig-type: efi\n    install: {directory: /usr/lib/signed}", `line 15: "usr/lib/other/hello.efi" would be signed as /usr/lib/signed/hello.efi.signed, as "usr/lib/example/hello.efi" on line 13 already is`},
 		{"unsafe path", "path: usr/lib/example/hello.efi", "path: ../etc/shadow", "line 13: packages.example-efi-unsigned.files[0].path: "},
 		{"path with a space", "path: usr/lib/example/hello.efi", "path: usr/lib/a b.efi", "line 13: packages.example-efi-unsigned.files[0].path: \"usr/lib/a b.efi\": only letters"},
 		{"path twice", "path: usr/lib/example/other.efi", "path: usr/lib/example/hello.efi", "line 15: packages.example-efi-unsigned.files[1].path: \"usr/lib/example/hello.efi\" is listed twice (first on line 13)"},
@@ -197,4 +208,144 @@ func TestBuildDirParses(t *testing.T) {
 	if c, want := string(files["source-template/debian/changelog"]), "example-efi-signed (1:1+2.0+3) unstable; urgency=medium\n"; !strings.HasPrefix(c, want) {
 		t.Errorf("changelog starts %q, want %q", c, want)
 	}
+}
+
+const installYAML = `source: example-signed
+maintainer: Jane Doe <jane@example.org>
+description: |
+  Signed files
+  Longer text.
+copyright: 2026 Jane Doe
+license: MIT
+packages:
+  example-grub-unsigned:
+    files:
+      - path: usr/lib/grub/x86_64-efi/monolithic/grubx64.efi
+        sig-type: efi
+    install:
+      directory: /usr/lib/grub/x86_64-efi-signed
+  example-modules-unsigned:
+    files:
+      - path: lib/modules/6.1.0-57-amd64/updates/hello.ko
+        sig-type: linux-module
+    install: replace
+`
+
+// TestBuildDirInstall checks the install ways and linux-module in what
+// BuildDir writes: where each signed file goes, the relations of a
+// replacing package, and the rules' commands.
+func TestBuildDirInstall(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseYAML("signing.yaml", []byte(installYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Packages[0]; got.Install != InstallDirectory || got.Directory != "usr/lib/grub/x86_64-efi-signed" {
+		t.Errorf("grub package: install %q, directory %q", got.Install, got.Directory)
+	}
+	if got := spec.Packages[1].Install; got != InstallReplace {
+		t.Errorf("modules package: install %q, want %q", got, InstallReplace)
+	}
+	unsigned := map[string]*deb.Package{}
+	for _, n := range []string{"example-grub-unsigned", "example-modules-unsigned"} {
+		unsigned[n] = &deb.Package{Name: n, Version: "2.0-3", Architecture: "amd64", Source: "example", SourceVersion: "2.0-3"}
+	}
+	unsigned["example-modules-unsigned"].Control.Values = map[string]string{
+		"Depends":  "linux-image-6.1.0-57-amd64\n | linux-image-6.1.0-57-amd64-unsigned",
+		"Provides": "example-modules",
+	}
+	files, err := spec.BuildDir(unsigned, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	control, rules := string(files["source-template/debian/control"]), string(files["source-template/debian/rules"])
+	for _, want := range []string{
+		"Build-Depends: debhelper-compat (= 13),\n sbsigntool,\n example-grub-unsigned (= 2.0-3),\n",
+		"Package: example-grub-signed\nArchitecture: amd64\nDepends: ${misc:Depends}\nBuilt-Using:",
+		"Package: example-modules-signed\nArchitecture: amd64\nDepends: ${misc:Depends}, linux-image-6.1.0-57-amd64 | linux-image-6.1.0-57-amd64-unsigned\n" +
+			"Conflicts: example-modules-unsigned\nReplaces: example-modules-unsigned\nProvides: example-modules-unsigned (= 2.0-3), example-modules\nBuilt-Using:",
+	} {
+		if !strings.Contains(control, want) {
+			t.Errorf("debian/control lacks %q:\n%s", want, control)
+		}
+	}
+	const ko = "debian/example-modules-signed/lib/modules/6.1.0-57-amd64/updates/hello.ko"
+	const sig = "debian/signatures/example-modules-unsigned/lib/modules/6.1.0-57-amd64/updates/hello.ko.sig"
+	for _, want := range []string{
+		"\tinstall -D -m 0644 $(UNSIGNED_ROOT)/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi debian/example-grub-signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed\n" +
+			"\tsbattach --attach debian/signatures/example-grub-unsigned/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi.sig debian/example-grub-signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed\n",
+		"\tinstall -D -m 0644 $(UNSIGNED_ROOT)/lib/modules/6.1.0-57-amd64/updates/hello.ko " + ko + "\n" +
+			"\tcat " + sig + " >> " + ko + "\n" +
+			"\tperl -e 'print pack(\"CCCCCxxxN\", 0, 0, 2, 0, 0, -s $$ARGV[0])' " + sig + " >> " + ko + "\n" +
+			"\tprintf '~Module signature appended~\\n' >> " + ko + "\n",
+		"\noverride_dh_strip:\n",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("debian/rules lacks %q:\n%s", want, rules)
+		}
+	}
+
+	// Without an efi file, no sbsigntool.
+	mod, err := ParseYAML("signing.yaml", []byte(strings.Replace(installYAML, "  example-grub-unsigned:\n    files:\n      - path: usr/lib/grub/x86_64-efi/monolithic/grubx64.efi\n        sig-type: efi\n    install:\n      directory: /usr/lib/grub/x86_64-efi-signed\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err = mod.BuildDir(unsigned, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := string(files["source-template/debian/control"]); !strings.Contains(c, "Build-Depends: debhelper-compat (= 13),\n example-modules-unsigned (= 2.0-3)\n") {
+		t.Errorf("debian/control of a module-only template:\n%s", c)
+	}
+}
+
+func TestCheckKept(t *testing.T) {
+	t.Parallel()
+	replace := &SpecPackage{Name: "m-unsigned", Install: InstallReplace}
+	beside := &SpecPackage{Name: "m-unsigned", Install: InstallBeside}
+	for _, tc := range []struct {
+		sp   *SpecPackage
+		path string
+		dir  bool
+		ok   bool
+	}{
+		{replace, "usr/share/doc/m-unsigned/copyright", false, true},
+		{replace, "etc/modprobe.d/m.conf", true, true},
+		{replace, "etc/modprobe.d/m.conf", false, false},
+		{replace, "usr/share/docs", false, false},
+		{beside, "etc/modprobe.d/m.conf", false, true},
+	} {
+		if err := tc.sp.CheckKept(tc.path, tc.dir); (err == nil) != tc.ok {
+			t.Errorf("%s %s dir=%v: %v, want ok=%v", tc.sp.Install, tc.path, tc.dir, err, tc.ok)
+		}
+	}
+}
+
+// FuzzParseYAML checks that ParseYAML never panics, and that what it
+// accepts gives safe, distinct paths for the signed files and a template
+// BuildDir writes.
+func FuzzParseYAML(f *testing.F) {
+	f.Add([]byte(goodYAML))
+	f.Add([]byte(installYAML))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := ParseYAML("signing.yaml", data)
+		if err != nil {
+			return
+		}
+		unsigned := map[string]*deb.Package{}
+		seen := map[string]bool{}
+		for _, sp := range spec.Packages {
+			unsigned[sp.Name] = &deb.Package{Name: sp.Name, Version: "1.0-1", Architecture: "amd64", Source: "s", SourceVersion: "1.0-1"}
+			for _, f := range sp.Files {
+				p := sp.SignedPath(f.Path)
+				if c, err := CleanPath(p); err != nil || c != p || !pathRE.MatchString(p) || seen[p] {
+					t.Fatalf("signed path %q of %q: unsafe or given twice (%v)", p, f.Path, err)
+				}
+				seen[p] = true
+			}
+		}
+		if _, err := spec.BuildDir(unsigned, time.Unix(1700000000, 0)); err != nil {
+			t.Fatalf("BuildDir of an accepted signing.yaml: %v", err)
+		}
+	})
 }

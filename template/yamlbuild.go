@@ -114,7 +114,10 @@ func (s *Spec) control(unsigned map[string]*deb.Package) string {
 		fmt.Fprintf(&b, "Priority: %s\n", s.Priority)
 	}
 	fmt.Fprintf(&b, "Maintainer: %s\n", s.Maintainer)
-	b.WriteString("Build-Depends: debhelper-compat (= 13),\n sbsigntool,\n")
+	b.WriteString("Build-Depends: debhelper-compat (= 13),\n")
+	if s.signs(EFI) {
+		b.WriteString(" sbsigntool,\n") // sbattach; linux-module needs only perl-base, which is Essential
+	}
 	for i, sp := range s.Packages {
 		sep := ","
 		if i == len(s.Packages)-1 {
@@ -129,10 +132,46 @@ func (s *Spec) control(unsigned map[string]*deb.Package) string {
 	b.WriteString("Rules-Requires-Root: no\n")
 	for _, sp := range s.Packages {
 		u := unsigned[sp.Name]
-		fmt.Fprintf(&b, "\nPackage: %s\nArchitecture: %s\nDepends: ${misc:Depends}\nBuilt-Using: %s (= %s)\nDescription: %s\n",
-			SignedName(sp.Name), u.Architecture, u.Source, u.SourceVersion, multiLine(s.Description))
+		fmt.Fprintf(&b, "\nPackage: %s\nArchitecture: %s\n", SignedName(sp.Name), u.Architecture)
+		if sp.Install != InstallReplace {
+			b.WriteString("Depends: ${misc:Depends}\n")
+		} else {
+			writeReplaceRelations(&b, sp.Name, u)
+		}
+		fmt.Fprintf(&b, "Built-Using: %s (= %s)\nDescription: %s\n", u.Source, u.SourceVersion, multiLine(s.Description))
 	}
 	return b.String()
+}
+
+// writeReplaceRelations writes the relations of a package that takes the
+// place of the unsigned package u, named name. Conflicts and Replaces
+// together: dpkg removes the unsigned package when the signed one is
+// installed, and lets the signed one overwrite its files. Provides keeps
+// what depends on the unsigned package (versioned too) satisfied. The
+// unsigned package's own relations follow ours, so that the signed one
+// needs, and offers, what it did.
+func writeReplaceRelations(b *strings.Builder, name string, u *deb.Package) {
+	for _, f := range []struct{ field, ours string }{
+		{"Pre-Depends", ""},
+		{"Depends", "${misc:Depends}"},
+		{"Recommends", ""},
+		{"Suggests", ""},
+		{"Breaks", ""},
+		{"Conflicts", name},
+		{"Replaces", name},
+		{"Provides", name + " (= " + u.Version + ")"},
+	} {
+		rels := []string{}
+		if f.ours != "" {
+			rels = append(rels, f.ours)
+		}
+		if v := strings.Join(strings.Fields(u.Control.Values[f.field]), " "); v != "" {
+			rels = append(rels, v)
+		}
+		if len(rels) > 0 {
+			fmt.Fprintf(b, "%s: %s\n", f.field, strings.Join(rels, ", "))
+		}
+	}
 }
 
 // multiLine writes a value of several lines as a deb822 field's: the first
@@ -159,28 +198,65 @@ func (s *Spec) changelog(v string, unsigned map[string]*deb.Package, date time.T
 	return b.String()
 }
 
+// signs says whether s signs a file of type t.
+func (s *Spec) signs(t SigType) bool {
+	for _, sp := range s.Packages {
+		for _, f := range sp.Files {
+			if f.SigType == t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rules copies each original from the unsigned package installed on the
-// build machine (a Build-Depends) and attaches its signature with
-// sbattach: only tools from Debian's archive, since a buildd has no
-// mksigned. Paths are safe to write unquoted (ParseYAML checks them).
+// build machine (a Build-Depends) to where the signed package ships it,
+// and attaches its signature with only tools from Debian's archive, since
+// a buildd has no mksigned: sbattach for efi; for linux-module what
+// Linux's sign-file -s does, with cat, perl (Essential) and printf. Paths
+// are safe to write unquoted (ParseYAML checks them).
 func (s *Spec) rules() string {
 	var b strings.Builder
 	b.WriteString(`#!/usr/bin/make -f
 # Written by mksigned template build. Each signed file is the original,
 # from the unsigned package installed through Build-Depends, with its
-# signature from debian/signatures/ attached, shipped as <file>.signed.
+# signature from debian/signatures/ attached.
+#
+# UNSIGNED_ROOT is where the unsigned packages' files are read: / on a
+# buildd. To build without installing them, unpack each with
+# dpkg-deb -x DEB DIR, then run UNSIGNED_ROOT=DIR dpkg-buildpackage -d.
+UNSIGNED_ROOT ?=
 
 %:
 	dh $@
+
+# The signed files must be shipped as they are: stripping a kernel module
+# would drop its signature.
+override_dh_strip:
+
+override_dh_dwz:
 
 override_dh_auto_install:
 `)
 	for _, sp := range s.Packages {
 		dst := "debian/" + SignedName(sp.Name) + "/"
 		for _, f := range sp.Files {
-			out := dst + f.Path + ".signed"
-			fmt.Fprintf(&b, "\tinstall -D -m 0644 /%s %s\n", f.Path, out)
-			fmt.Fprintf(&b, "\tsbattach --attach %s %s\n", SignaturePath(sp.Name, f.Path), out)
+			out := dst + sp.SignedPath(f.Path)
+			sig := SignaturePath(sp.Name, f.Path)
+			fmt.Fprintf(&b, "\tinstall -D -m 0644 $(UNSIGNED_ROOT)/%s %s\n", f.Path, out)
+			switch f.SigType {
+			case EFI:
+				fmt.Fprintf(&b, "\tsbattach --attach %s %s\n", sig, out)
+			case LinuxModule:
+				// The module, the detached PKCS#7 signature (DER), struct
+				// module_signature (algo, hash, id_type 2 = PKCS#7,
+				// signer_len, key_id_len, 3 pad bytes, sig_len as a
+				// big-endian u32) and the magic: what sign-file -s appends.
+				fmt.Fprintf(&b, "\tcat %s >> %s\n", sig, out)
+				fmt.Fprintf(&b, "\tperl -e 'print pack(\"CCCCCxxxN\", 0, 0, 2, 0, 0, -s $$ARGV[0])' %s >> %s\n", sig, out)
+				fmt.Fprintf(&b, "\tprintf '~Module signature appended~\\n' >> %s\n", out)
+			}
 		}
 	}
 	return b.String()

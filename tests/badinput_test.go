@@ -222,7 +222,7 @@ func TestModuleNotSignable(t *testing.T) {
 		want   string
 	}{
 		{"already signed", signed, "module already carries a signature"},
-		{"not relocatable", notRel, "ELF file of type 2, but a kernel module is relocatable"},
+		{"not relocatable", notRel, "an ELF file of type 2, not a relocatable object (ET_REL, 1) as a kernel module is"},
 		{"empty", nil, "not an ELF file"},
 	} {
 		deb := hardDeb(t, ".xz", compressed(t, []hardFile{{name: hardModule, size: -1, data: c.module}}, "xz"))

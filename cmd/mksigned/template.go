@@ -145,6 +145,9 @@ func checkUnsigned(ctx context.Context, specName string, spec *template.Spec, de
 			}
 			sf, ok := files[e.Path]
 			if !ok {
+				if err := sp.CheckKept(e.Path, e.Type == tar.TypeDir); err != nil {
+					return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
+				}
 				return nil
 			}
 			seen[e.Path] = true
