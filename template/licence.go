@@ -25,14 +25,13 @@ var commonLicenses = map[string]string{
 // licence in /usr/share/common-licenses, a pointer to it there (lintian's
 // missing-license-paragraph-in-dep5-copyright asks for the paragraph).
 func (s *Spec) copyright() (string, error) {
+	if err := checkLicence(s.License); err != nil {
+		return "", err
+	}
 	name, text, _ := strings.Cut(s.License, "\n")
 	name = strings.TrimSpace(name)
 	if strings.TrimSpace(text) == "" {
-		file, ok := commonLicenses[strings.TrimSuffix(name, "+")]
-		if !ok {
-			return "", fmt.Errorf("license %s is not one of /usr/share/common-licenses (%s): give its text after the first line",
-				inputerr.Value(name), strings.Join(commonLicenseNames(), ", "))
-		}
+		file := commonLicenses[strings.TrimSuffix(name, "+")]
 		text = fmt.Sprintf("On Debian systems, the complete text of this licence is in\n/usr/share/common-licenses/%s.", file)
 		if strings.HasSuffix(name, "+") {
 			text = "This package is licensed under this licence or, at your option,\nany later version of it.\n\n" + text
@@ -40,6 +39,22 @@ func (s *Spec) copyright() (string, error) {
 	}
 	return fmt.Sprintf("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: %s\nLicense: %s\n\nLicense: %s\n%s\n",
 		multiLine(s.Copyright), name, name, indentText(text)), nil
+}
+
+// checkLicence refuses a licence given by its short name alone that is
+// not in /usr/share/common-licenses: debian/copyright must then hold its
+// text.
+func checkLicence(license string) error {
+	name, text, _ := strings.Cut(license, "\n")
+	name = strings.TrimSpace(name)
+	if strings.TrimSpace(text) != "" {
+		return nil
+	}
+	if _, ok := commonLicenses[strings.TrimSuffix(name, "+")]; !ok {
+		return fmt.Errorf("%s is not one of /usr/share/common-licenses (%s): give its text after the first line",
+			inputerr.Value(name), strings.Join(commonLicenseNames(), ", "))
+	}
+	return nil
 }
 
 // indentText writes the lines of a field's continuation: each indented

@@ -263,6 +263,9 @@ func (p yamlParser) spec(top *yaml.Node) (*Spec, error) {
 			return nil, p.errAt(vals[k], k, errors.New("its first line (the short form) is empty"))
 		}
 	}
+	if err := checkLicence(s.License); err != nil {
+		return nil, p.errAt(vals["license"], "license", err)
+	}
 	pkgs := vals["packages"]
 	pvals, err := p.mapping(pkgs, "packages", nil, nil)
 	if err != nil {

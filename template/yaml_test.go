@@ -22,7 +22,7 @@ description: |
 
   After an empty line.
 copyright: 2026 Jane Doe
-license: MIT
+license: GPL-2+
 packages:
   example-efi-unsigned:
     files:
@@ -45,7 +45,7 @@ func TestParseYAML(t *testing.T) {
 		Section:     "misc",
 		Description: "Signed EFI application for example\nLonger text.\n\nAfter an empty line.",
 		Copyright:   "2026 Jane Doe",
-		License:     "MIT",
+		License:     "GPL-2+",
 		Packages: []SpecPackage{{
 			Name: "example-efi-unsigned", Line: 11, Install: InstallBeside,
 			Files: []SpecFile{
@@ -65,10 +65,10 @@ func TestParseYAMLErrors(t *testing.T) {
 		name, old, new string
 		want           string // the error's text after "signing.yaml: "
 	}{
-		{"unknown top key", "license: MIT\n", "license: MIT\nlicence: MIT\n", "line 10: licence: unknown key"},
+		{"unknown top key", "license: GPL-2+\n", "license: GPL-2+\nlicence: MIT\n", "line 10: licence: unknown key"},
 		{"unknown package key", "    install: beside\n", "    install: beside\n    instal: beside\n", "line 18: packages.example-efi-unsigned.instal: unknown key"},
 		{"unknown file key", "        sig-type: efi\n      - path: usr/lib/example/o", "        sig-type: efi\n        mode: 0644\n      - path: usr/lib/example/o", "line 15: packages.example-efi-unsigned.files[0].mode: unknown key"},
-		{"duplicate key", "license: MIT\n", "license: MIT\nlicense: GPL\n", "line 10: license: given twice (first on line 9)"},
+		{"duplicate key", "license: GPL-2+\n", "license: GPL-2+\nlicense: GPL\n", "line 10: license: given twice (first on line 9)"},
 		{"missing key", "copyright: 2026 Jane Doe\n", "", "line 1: copyright: missing"},
 		{"bad sig-type", "sig-type: efi\n      - path: usr/lib/example/o", "sig-type: pe\n      - path: usr/lib/example/o", "line 14: packages.example-efi-unsigned.files[0].sig-type: unknown sig_type"},
 		{"compressed module", "path: usr/lib/example/hello.efi\n        sig-type: efi", "path: lib/modules/6.1.0-57-amd64/updates/hello.ko.xz\n        sig-type: linux-module", `line 13: packages.example-efi-unsigned.files[0].path: "lib/modules/6.1.0-57-amd64/updates/hello.ko.xz" is a compressed module (.ko.xz): its signature covers the uncompressed module`},
@@ -92,7 +92,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"maintainer without address", "maintainer: Jane Doe <jane@example.org>", "maintainer: Jane Doe", "line 2: maintainer: "},
 		{"second document", "install: beside\n", "install: beside\n---\nsource: x\n", "line 18: a second YAML document"},
 		{"alias", "copyright: 2026 Jane Doe", "copyright: &c 2026 Jane Doe", "line 8: copyright: YAML anchors and aliases are not allowed"},
-		{"list for a string", "license: MIT", "license: [MIT]", "line 9: license: must be a string"},
+		{"list for a string", "license: GPL-2+", "license: [MIT]", "line 9: license: must be a string"},
 		{"empty files", "    files:\n      - path: usr/lib/example/hello.efi\n        sig-type: efi\n      - path: usr/lib/example/other.efi\n        sig-type: efi\n", "    files: []\n", "line 12: packages.example-efi-unsigned.files: is empty"},
 		{"not YAML", "packages:\n", "packages: [\n", "invalid YAML"},
 	} {
@@ -216,7 +216,7 @@ description: |
   Signed files
   Longer text.
 copyright: 2026 Jane Doe
-license: MIT
+license: GPL-2+
 packages:
   example-grub-unsigned:
     files:
