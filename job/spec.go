@@ -74,7 +74,8 @@ func BuildSpec(ctx context.Context, specName string, data []byte, debs []string,
 // template.LoadDir would read it once written with atomicfile.WriteDir
 // (the same files, modes and, as dpkg-source clamps them, times): the
 // source package made from it is byte for byte the one made from the
-// directory.
+// directory. Its Name is <signed source>-template, as the template
+// package would be called; errors name specName.
 func LoadSpec(ctx context.Context, specName string, debs []string, sourceDateEpoch string) (*template.Template, error) {
 	data, err := ReadSpecFile(specName)
 	if err != nil {
@@ -88,6 +89,8 @@ func LoadSpec(ctx context.Context, specName string, debs []string, sourceDateEpo
 	if err != nil {
 		return nil, inputerr.WithFile(err, specName)
 	}
+	// Named as a template package for it would be (a request names it).
+	t.Name = t.SourceName + "-template"
 	return t, nil
 }
 

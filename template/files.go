@@ -12,7 +12,7 @@ import (
 // directory, "files.json" and "source-template/..."), as LoadDir would
 // read them once atomicfile.WriteDir has written them: files of mode
 // 0644 in directories of mode 0755, every one modified at mtime. name is
-// the template's name.
+// the template's name, and what its errors name (see SourceError).
 func FromFiles(name string, files map[string][]byte, mtime time.Time) (*Template, error) {
 	var entries []Entry
 	dirs := map[string]bool{}

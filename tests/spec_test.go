@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,4 +57,28 @@ func TestGenerateSpecMatchesDir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpecTemplateEverywhere: every command that takes --template takes
+// signing.yaml (request, and generate with an audit log, which describe
+// a template package by its hash); one naming a file the package lacks
+// is an error naming its line, and nothing is written.
+func TestSpecTemplateEverywhere(t *testing.T) {
+	key, cert := newKey(t, "2048")
+	unsigned := testutil.DebianFixture(t, fwupdUnsigned)
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "signing.yml")
+	writeFile(t, spec, []byte(fwupdYAML), 0o644)
+	mustMksigned(t, "", nil, "request", "--template", spec, "--unsigned", unsigned, "--output", filepath.Join(dir, "req"))
+	mustMksigned(t, "", nil, "generate", "--template", spec, "--unsigned", unsigned, "--key", key, "--cert", cert,
+		"--audit-log", filepath.Join(dir, "audit.log"), "--output", filepath.Join(dir, "out"))
+
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, []byte(strings.Replace(fwupdYAML, "fwupdx64.efi\n", "missing.efi\n", 1)), 0o644)
+	out := filepath.Join(dir, "bad-out")
+	r := mksigned(t, "", nil, "generate", "--template", bad, "--unsigned", unsigned, "--key", key, "--cert", cert, "--output", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "holds no usr/libexec/fwupd/efi/missing.efi, which "+bad+" line 14 signs") {
+		t.Errorf("exit %d, stderr %q; want 1 and the missing file with its line", r.code, r.stderr)
+	}
+	notExist(t, out)
 }
