@@ -66,7 +66,11 @@ func configFiles() []string {
 // says where it looked.
 func hookKey() (keyRef, string, error) {
 	if k := os.Getenv(envKey); k != "" {
-		return keyRef{key: k, cert: os.Getenv(envCert)}, "", nil
+		c := os.Getenv(envCert)
+		if c == "" && !sign.IsPKCS11(k) {
+			return keyRef{}, "", fmt.Errorf("$%s is a PEM key file, which needs its certificate in $%s (only a pkcs11: key can take it from the token)", envKey, envCert)
+		}
+		return keyRef{key: k, cert: c}, "", nil
 	}
 	if os.Getenv(envCert) != "" {
 		return keyRef{}, "", fmt.Errorf("$%s is set but $%s is not: set both, or neither and use a configuration file", envCert, envKey)
@@ -124,6 +128,10 @@ func readConfig(name string) (*hookConfig, error) {
 	}
 	if c.Key == "" {
 		return nil, &inputerr.Error{File: name, Field: "key", Offset: inputerr.NoOffset, Err: errors.New("is missing: a PEM key file or a pkcs11: URI")}
+	}
+	if c.Cert == "" && !sign.IsPKCS11(c.Key) {
+		return nil, &inputerr.Error{File: name, Field: "cert", Offset: inputerr.NoOffset,
+			Err: errors.New("is missing: a PEM key needs its certificate (only a pkcs11: key can take it from the token)")}
 	}
 	dir := filepath.Dir(name)
 	abs := func(p string) string {

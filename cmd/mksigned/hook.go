@@ -79,9 +79,6 @@ With sbuild, outside the chroot once the build is copied out:
 	if err != nil {
 		return err
 	}
-	if err := k.check(); err != nil {
-		return fmt.Errorf("the hook's key: %w", err)
-	}
 	b, err := job.FindBuild(ctx, o)
 	if err != nil {
 		return err
