@@ -239,7 +239,7 @@ type unsignedDeb struct {
 // package (a few kilobytes at the start of each), so that missing, extra
 // and mismatched packages are reported before any file is read or signed.
 func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb, error) {
-	t, err := template.LoadContext(ctx, opts.Template)
+	t, err := loadTemplate(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}

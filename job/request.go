@@ -104,8 +104,10 @@ type debHash struct {
 // hash (nil).
 func templateHash(ctx context.Context, path string) (*debHash, error) {
 	fi, err := os.Stat(path)
-	if err != nil || fi.IsDir() {
-		return nil, nil // a directory, or an error template.Load reports
+	if err != nil || fi.IsDir() || IsSpecFile(path) {
+		// A directory or signing.yaml (no package to describe), or an
+		// error loading the template reports.
+		return nil, nil
 	}
 	f, err := inputfile.Open(path)
 	if err != nil {

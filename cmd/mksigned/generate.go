@@ -24,8 +24,10 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"--template T (--unsigned DEB)... (--key KEY --cert CERT | --key pkcs11:URI [--cert CERT] | --signatures DIR) --output DIR",
 		`Sign the files a Debian signing template lists and write the -signed
 source package (<Source>_<version>.dsc and .tar.xz) into DIR, as Debian's
-code-signing service would. T is a *-signed-template .deb or a code-signing
-directory (the one holding files.json and source-template/).
+code-signing service would. T is a *-signed-template .deb, a code-signing
+directory (the one holding files.json and source-template/), or a
+signing.yaml (a file named *.yaml or *.yml), built in memory as
+'mksigned template build' would write it.
 
 Signing time and tarball timestamps come from SOURCE_DATE_EPOCH, else the
 template changelog's top date: the same inputs give the same bytes.
@@ -148,7 +150,7 @@ func sshClient() string {
 // inputFlagVars defines the flags naming what generate and request read:
 // --template and --unsigned.
 func inputFlagVars(fs *flagSet, o *job.GenerateOptions, unsigned *multiFlag) {
-	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb or a code-signing directory")
+	fs.StringVar(&o.Template, "template", "", "signing template: `T` is a .deb, a code-signing directory or signing.yaml")
 	fs.Var(unsigned, "unsigned", "unsigned package `DEB` named in files.json (repeat for each)")
 }
 

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/atomicfile"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
-	"github.com/mksigned/mksigned/pkggen"
-	"github.com/mksigned/mksigned/template"
 )
 
 // runTemplate is `mksigned template SUBCOMMAND`.
@@ -64,23 +59,11 @@ time in the unsigned packages' data: the same inputs give the same bytes.
 	if err := deb.CheckDecompressEnv(); err != nil {
 		return err
 	}
-	data, err := readSpecFile(pos[0])
+	data, err := job.ReadSpecFile(pos[0])
 	if err != nil {
 		return err
 	}
-	spec, err := template.ParseYAML(pos[0], data)
-	if err != nil {
-		return err
-	}
-	pkgs, newest, err := checkUnsigned(ctx, pos[0], spec, unsigned)
-	if err != nil {
-		return err
-	}
-	date, err := pkggen.Epoch(&pkggen.Source{Date: newest}, os.Getenv("SOURCE_DATE_EPOCH"))
-	if err != nil {
-		return err
-	}
-	files, err := spec.BuildDir(pkgs, date)
+	files, _, err := job.BuildSpec(ctx, pos[0], data, unsigned, os.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
 		return err
 	}
@@ -92,98 +75,4 @@ time in the unsigned packages' data: the same inputs give the same bytes.
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(out))
 	return nil
-}
-
-// maxSpecFile is how much of signing.yaml is read; ParseYAML refuses
-// more than its own limit, which is below this.
-const maxSpecFile = 2 << 20
-
-func readSpecFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxSpecFile))
-}
-
-// checkUnsigned reads each unsigned package whole, checks that it is
-// named in spec, and that every file spec lists for it is a regular file
-// of the kind its sig-type signs. It returns the packages' control data by
-// name and the newest modification time in their data.
-func checkUnsigned(ctx context.Context, specName string, spec *template.Spec, debs []string) (map[string]*deb.Package, time.Time, error) {
-	want := map[string]*template.SpecPackage{}
-	for i := range spec.Packages {
-		want[spec.Packages[i].Name] = &spec.Packages[i]
-	}
-	got := map[string]*deb.Package{}
-	var newest time.Time
-	for _, path := range debs {
-		ctl, err := deb.ReadControlContext(ctx, path)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		sp := want[ctl.Name]
-		if sp == nil {
-			return nil, time.Time{}, fmt.Errorf("%s: package %s is not named in %s", inputerr.Name(path), ctl.Name, inputerr.Name(specName))
-		}
-		if got[ctl.Name] != nil {
-			return nil, time.Time{}, fmt.Errorf("%s: package %s is given twice", inputerr.Name(path), ctl.Name)
-		}
-		files := map[string]template.SpecFile{}
-		for _, f := range sp.Files {
-			files[f.Path] = f
-		}
-		seen := map[string]bool{}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		pkg, err := deb.ReadContext(ctx, f, path, func(_ *deb.Package, e *deb.Entry, body io.Reader) error {
-			if e.ModTime.After(newest) {
-				newest = e.ModTime
-			}
-			sf, ok := files[e.Path]
-			if !ok {
-				if err := sp.CheckKept(e.Path, e.Type == tar.TypeDir); err != nil {
-					return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
-				}
-				return nil
-			}
-			seen[e.Path] = true
-			if e.Type != tar.TypeReg {
-				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
-					Err: fmt.Errorf("is not a regular file, but %s line %d signs it", inputerr.Name(specName), sf.Line)}
-			}
-			head := make([]byte, min(e.Size, job.HeadSize))
-			if _, err := io.ReadFull(body, head); err != nil {
-				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset, Err: err}
-			}
-			if err := job.CheckHead(sf.SigType, head, e.Size); err != nil {
-				return &inputerr.Error{Path: e.Path, Offset: inputerr.NoOffset,
-					Err: fmt.Errorf("signed as %s on %s line %d, but %w", sf.SigType, inputerr.Name(specName), sf.Line, err)}
-			}
-			return nil
-		})
-		f.Close()
-		if err != nil {
-			return nil, time.Time{}, inputerr.WithFile(err, path)
-		}
-		for _, sf := range sp.Files {
-			if !seen[sf.Path] {
-				return nil, time.Time{}, &inputerr.Error{File: path, Offset: inputerr.NoOffset,
-					Err: fmt.Errorf("holds no %s, which %s line %d signs", inputerr.Name(sf.Path), inputerr.Name(specName), sf.Line)}
-			}
-		}
-		got[pkg.Name] = pkg
-	}
-	for _, sp := range spec.Packages {
-		if got[sp.Name] == nil {
-			return nil, time.Time{}, fmt.Errorf("%s names %s (line %d), but no --unsigned package is it", inputerr.Name(specName), sp.Name, sp.Line)
-		}
-	}
-	if newest.IsZero() {
-		return nil, time.Time{}, errors.New("the unsigned packages' data hold no modification time to date the changelog; set SOURCE_DATE_EPOCH")
-	}
-	return got, newest, nil
 }
