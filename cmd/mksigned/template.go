@@ -22,16 +22,20 @@ import (
 // runTemplate is `mksigned template SUBCOMMAND`.
 func runTemplate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("a subcommand is required: mksigned template build signing.yaml (--unsigned DEB)... --output DIR")
+		return usagef("a subcommand is required: mksigned template init|build")
 	}
 	switch args[0] {
 	case "build":
 		return runTemplateBuild(ctx, args[1:], stdout)
+	case "init":
+		return runTemplateInit(ctx, args[1:], stdout)
 	case "-h", "-help", "--help":
-		fmt.Fprint(stdout, "Usage:\n  mksigned template build signing.yaml (--unsigned DEB)... --output DIR\n\nRun 'mksigned template build -h' for its flags.\n")
+		fmt.Fprint(stdout, "Usage:\n  mksigned template init (--unsigned DEB)... [--output FILE]\n"+
+			"  mksigned template build signing.yaml (--unsigned DEB)... (--output DIR | --deb DEBDIR)\n\n"+
+			"Run 'mksigned template init -h' or 'mksigned template build -h' for their flags.\n")
 		return flag.ErrHelp
 	}
-	return usagef("unknown subcommand %q (known: build)", args[0])
+	return usagef("unknown subcommand %q (known: init, build)", args[0])
 }
 
 func runTemplateBuild(ctx context.Context, args []string, stdout io.Writer) error {
