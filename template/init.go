@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/deb822"
@@ -75,7 +76,11 @@ func Propose(found []Found) ([]byte, error) {
 		"# Check the lines marked TODO, then: mksigned template build signing.yaml --unsigned DEB... --output DIR\n")
 	fmt.Fprintf(&b, "source: %s\n", proposeSource(first.Pkg))
 	b.WriteString("# TODO: the maintainer of the signed package (this is the unsigned one's).\n")
-	fmt.Fprintf(&b, "maintainer: %s\n", yamlString(oneLine(ctl["Maintainer"])))
+	m := oneLine(ctl["Maintainer"])
+	if !validMaintainer(m) {
+		m = "TODO: your name <you@example.org>"
+	}
+	fmt.Fprintf(&b, "maintainer: %s\n", yamlString(m))
 	fmt.Fprintf(&b, "section: %s\n", yamlString(orDefault(ctl["Section"], "misc")))
 	fmt.Fprintf(&b, "priority: %s\n", yamlString(orDefault(ctl["Priority"], "optional")))
 	if h := oneLine(ctl["Homepage"]); h != "" && !strings.ContainsAny(h, " \t") {
@@ -267,23 +272,35 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(noControl(strings.ReplaceAll(s, "\n", " "))), " ")
 }
 
+// noControl is s as valid UTF-8 without the characters ParseYAML or YAML
+// refuse in a string or take as line breaks: control characters but line
+// feed and tab, NEL, the line and paragraph separators, the byte order
+// mark and the non-characters U+FFFE and U+FFFF.
 func noControl(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
+		switch {
+		case r == '\n' || r == '\t':
 			return r
-		}
-		if r < ' ' || r == 0x7f {
+		case r < ' ' || r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff || r == utf8.RuneError:
 			return -1
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, ""))
 }
 
+// orDefault is s on one line, or def when that is empty or holds a space
+// (ParseYAML refuses it in a section or a priority).
 func orDefault(s, def string) string {
-	if s = oneLine(s); s == "" {
+	if s = oneLine(s); s == "" || strings.Contains(s, " ") {
 		return def
 	}
 	return s
+}
+
+// validMaintainer says whether ParseYAML takes m, on one line, as a
+// maintainer: "Name <address>".
+func validMaintainer(m string) bool {
+	return m == oneLine(m) && strings.Contains(m, "<") && strings.HasSuffix(m, ">")
 }
 
 // yamlString is s as a YAML scalar: plain when it reads back as the same

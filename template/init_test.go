@@ -96,3 +96,31 @@ func TestProposeSource(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPropose: whatever the unsigned package's control fields and
+// copyright file hold, the proposal for an efi file parses with
+// ParseYAML (template build takes it unchanged), and keeps the fields
+// that are valid as they are.
+func FuzzPropose(f *testing.F) {
+	f.Add("Debian EFI <debian-efi@lists.debian.org>", "admin", "optional", "https://github.com/fwupd/fwupd-efi",
+		"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: A\nLicense: X\n text\n .\n more\n")
+	f.Add("Jane: Doe # x <j@example.org>", "a b", "", "- x", "")
+	f.Add("no address", "", "\"", "null", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0\n\nFiles: *\nCopyright: \x01\nLicense: |\n")
+	f.Add("J\xffane\u2028 <j@example.org>\u0085", "ad\x85min", "\ufeff", "https://x/\xfe", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0\n\nFiles: *\nCopyright: \xff A\u2028B\u0085C\nLicense: X\u2029Y\n")
+	f.Fuzz(func(t *testing.T, maintainer, section, priority, homepage, copyright string) {
+		ctl := map[string]string{"Maintainer": maintainer, "Section": section, "Priority": priority, "Homepage": homepage}
+		pkg := &deb.Package{Name: "fwupd-unsigned", Version: "1:1.4-1", Architecture: "amd64"}
+		pkg.Control.Values = ctl
+		out, err := Propose([]Found{{Pkg: pkg, Files: []File{{Path: "usr/lib/x.efi", SigType: EFI}}, Copyright: []byte(copyright)}})
+		if err != nil {
+			t.Fatalf("Propose: %v", err)
+		}
+		spec, err := ParseYAML("signing.yaml", out)
+		if err != nil {
+			t.Fatalf("ParseYAML of the proposal: %v\n%s", err, out)
+		}
+		if validMaintainer(maintainer) && spec.Maintainer != maintainer {
+			t.Errorf("maintainer %q proposed as %q", maintainer, spec.Maintainer)
+		}
+	})
+}
