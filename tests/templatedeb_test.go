@@ -61,6 +61,7 @@ func TestTemplateBuildDeb(t *testing.T) {
 		t.Errorf("--deb alone wrote %q, want only the .deb", got)
 	}
 
+	testutil.Run(t, "", "dpkg-deb", "--info", deb1)
 	fields := string(testutil.Run(t, "", "dpkg-deb", "--field", deb1, "Package", "Source", "Version", "Architecture", "Depends"))
 	wantFields := "Package: fwupd-efi-signed-template\nSource: fwupd-efi\nVersion: 1:1.4-1\nArchitecture: amd64\nDepends: make | build-essential | dpkg-dev\n"
 	if diff := cmp.Diff(wantFields, fields); diff != "" {

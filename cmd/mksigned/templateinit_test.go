@@ -148,3 +148,28 @@ func TestTemplateInitBad(t *testing.T) {
 		t.Errorf("--output: exit %d, stdout %q, stderr %q, file %.30q, %v", code, out, errs, b, err)
 	}
 }
+
+// TestTemplateInitThenBuild: template build takes init's proposal for
+// Debian's unsigned packages unchanged.
+func TestTemplateInitThenBuild(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"fwupd-unsigned_1.4-1_amd64.deb", "shim-unsigned_16.1-2~deb12u1_amd64.deb"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			spec := filepath.Join(dir, "signing.yaml")
+			unsigned := testutil.DebianFixture(t, name)
+			if code, _, errs := runInit(t, "--unsigned", unsigned, "--output", spec); code != exitOK {
+				t.Fatalf("template init: exit %d, %s", code, errs)
+			}
+			var o, e bytes.Buffer
+			args := []string{"template", "build", spec, "--unsigned", unsigned, "--output", filepath.Join(dir, "t"), "--deb", dir}
+			if code := run(context.Background(), args, &o, &e); code != exitOK {
+				t.Fatalf("template build of init's proposal: exit %d, %s", code, e.String())
+			}
+			if got := testutil.ListDir(t, dir); len(got) != 3 || !strings.HasSuffix(got[0], "-amd64-signed-template_"+strings.SplitN(name, "_", 2)[1]) {
+				t.Errorf("%s holds %q, want the template .deb (named after the unsigned package's version), signing.yaml and t", dir, got)
+			}
+		})
+	}
+}
