@@ -43,31 +43,38 @@ func ReadSpecFile(name string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxSpecFile))
 }
 
+// BuiltSpec is a code-signing template built from signing.yaml.
+type BuiltSpec struct {
+	Spec     *template.Spec
+	Unsigned map[string]*deb.Package // the unsigned packages' control data, by name
+	Date     time.Time               // the changelog's date
+	Files    map[string][]byte       // the code-signing directory, as Spec.BuildDir makes it
+}
+
 // BuildSpec parses signing.yaml (data, named specName in errors), checks
 // each unsigned package in debs against it (named in it, and holding
 // every file it lists for it, a regular file of the kind its sig-type
-// signs), and returns the code-signing directory's files, as
-// template.Spec.BuildDir makes them, and the changelog's date:
-// sourceDateEpoch ($SOURCE_DATE_EPOCH), else the newest modification
-// time in the packages' data.
-func BuildSpec(ctx context.Context, specName string, data []byte, debs []string, sourceDateEpoch string) (map[string][]byte, time.Time, error) {
+// signs), and builds the code-signing directory's files. The changelog's
+// date is sourceDateEpoch ($SOURCE_DATE_EPOCH), else the newest
+// modification time in the packages' data.
+func BuildSpec(ctx context.Context, specName string, data []byte, debs []string, sourceDateEpoch string) (*BuiltSpec, error) {
 	spec, err := template.ParseYAML(specName, data)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	pkgs, newest, err := checkSpecPackages(ctx, specName, spec, debs)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	date, err := pkggen.Epoch(&pkggen.Source{Date: newest}, sourceDateEpoch)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	files, err := spec.BuildDir(pkgs, date)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	return files, date, nil
+	return &BuiltSpec{Spec: spec, Unsigned: pkgs, Date: date, Files: files}, nil
 }
 
 // LoadSpec is BuildSpec of the file specName, giving the template as
@@ -81,11 +88,11 @@ func LoadSpec(ctx context.Context, specName string, debs []string, sourceDateEpo
 	if err != nil {
 		return nil, err
 	}
-	files, date, err := BuildSpec(ctx, specName, data, debs, sourceDateEpoch)
+	b, err := BuildSpec(ctx, specName, data, debs, sourceDateEpoch)
 	if err != nil {
 		return nil, err
 	}
-	t, err := template.FromFiles(specName, files, date)
+	t, err := template.FromFiles(specName, b.Files, b.Date)
 	if err != nil {
 		return nil, inputerr.WithFile(err, specName)
 	}

@@ -83,6 +83,9 @@ type tarWriter struct {
 	data  func(e *Entry) ([]byte, error)
 	n     int64 // bytes written
 	block [blockSize]byte
+	// binary writes a binary package's tar (BinaryDeb): every entry, none
+	// excluded, owned by root:root by name as well as by number.
+	binary bool
 }
 
 // walk writes n, stored as member name full, and then its children.
@@ -92,7 +95,7 @@ func (tw *tarWriter) walk(n *node, full string) error {
 	}
 	for _, c := range n.children {
 		p := full + "/" + c.name
-		if _, ok := excluded(p); ok {
+		if _, ok := excluded(p); ok && !tw.binary {
 			continue
 		}
 		if err := tw.walk(c, p); err != nil {
@@ -167,7 +170,8 @@ type header struct {
 
 // writeHeader writes one GNU header block. Names and link targets longer
 // than 100 bytes are cut, as GNU tar does after writing the LongLink
-// record. uname, gname, devmajor and devminor stay NUL.
+// record. uname and gname stay NUL unless tw.binary, devmajor and
+// devminor always.
 func (tw *tarWriter) writeHeader(h *header) error {
 	b := &tw.block
 	*b = [blockSize]byte{}
@@ -180,6 +184,10 @@ func (tw *tarWriter) writeHeader(h *header) error {
 	b[156] = h.typ                  // typeflag
 	copy(b[157:257], h.link)        // linkname
 	copy(b[257:265], "ustar  \x00") // GNU magic and version
+	if tw.binary {
+		copy(b[265:297], "root") // uname
+		copy(b[297:329], "root") // gname
+	}
 	// The checksum is computed with its own field as 8 spaces, then
 	// stored as six octal digits, NUL, space.
 	copy(b[148:156], "        ")

@@ -32,21 +32,9 @@ packages:
 
 // TestTemplateBuildFwupd goes the whole way: signing.yaml → template
 // build → generate → dpkg-source -x → dpkg-buildpackage, and checks the
-// built package's fwupdx64.efi.signed with sbverify. The build reads the
-// original from /, where Build-Depends installs it, so fwupd-unsigned
-// 1:1.4-1 must be installed (.ci/run installs it, as for TestBuildFwupd).
+// built package's fwupdx64.efi.signed with sbverify.
 func TestTemplateBuildFwupd(t *testing.T) {
-	testutil.RequireTool(t, "dpkg-source")
-	testutil.RequireTool(t, "dpkg-buildpackage")
-	testutil.RequireTool(t, "dh")
-	testutil.RequireTool(t, "sbattach")
-	sbverify := testutil.RequireTool(t, "sbverify")
-	if _, err := os.Stat("/" + fwupdEFI); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("fwupd-unsigned 1:1.4-1 must be installed for this test (.ci/run installs it): %v", err)
-		}
-		t.Skipf("skipping: fwupd-unsigned is not installed (apt-get install fwupd-unsigned=1:1.4-1)")
-	}
+	requireFwupdBuild(t)
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "signing.yaml")
 	writeFile(t, spec, []byte(fwupdYAML), 0o644)
@@ -59,6 +47,35 @@ func TestTemplateBuildFwupd(t *testing.T) {
 	mustMksigned(t, "", nil, "template", "build", spec, "--unsigned", unsigned, "--output", again)
 	sameTree(t, again, tmpl)
 
+	buildSignedFwupd(t, tmpl, unsigned)
+}
+
+// requireFwupdBuild skips (fails in CI) unless the tools and the
+// installed fwupd-unsigned that building fwupd's signed package needs
+// are there. The build reads the original from /, where Build-Depends
+// installs it, so fwupd-unsigned 1:1.4-1 must be installed (.ci/run
+// installs it, as for TestBuildFwupd).
+func requireFwupdBuild(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"dpkg-source", "dpkg-buildpackage", "dh", "sbattach", "sbverify"} {
+		testutil.RequireTool(t, tool)
+	}
+	if _, err := os.Stat("/" + fwupdEFI); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("fwupd-unsigned 1:1.4-1 must be installed for this test (.ci/run installs it): %v", err)
+		}
+		t.Skipf("skipping: fwupd-unsigned is not installed (apt-get install fwupd-unsigned=1:1.4-1)")
+	}
+}
+
+// buildSignedFwupd goes from a template of fwupdYAML (a code-signing
+// directory or a template .deb) to the built fwupd-signed: generate →
+// dpkg-source -x → dpkg-buildpackage, and checks its
+// fwupdx64.efi.signed with sbverify.
+func buildSignedFwupd(t *testing.T, tmpl, unsigned string) {
+	t.Helper()
+	sbverify := testutil.RequireTool(t, "sbverify")
+	dir := t.TempDir()
 	key, cert := newKey(t, "2048")
 	out := filepath.Join(dir, "out")
 	mustMksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", unsigned, "--key", key, "--cert", cert, "--output", out)

@@ -58,7 +58,7 @@ func commands() []command {
 		{"attach", "attach a detached signature to an EFI image or kernel module", runAttach},
 		{"detach", "take the signature out of a signed EFI image or kernel module", runDetach},
 		{"sign-request", "on the signing host: sign the digests of a request from mksigned request", runSignRequest(os.Stdin)},
-		{"template", "write a Debian signing template from signing.yaml: mksigned template build", runTemplate},
+		{"template", "propose signing.yaml (template init), or write a signing template from it (template build)", runTemplate},
 		{"hook", "sign a build that has just finished: dpkg-buildpackage --hook-done='mksigned hook %p %v'", runHook},
 		{"audit", "check a signing audit log: mksigned audit verify LOG", runAudit},
 	}

@@ -17,13 +17,15 @@ func TestTemplateUsage(t *testing.T) {
 		code         int
 		stdout, errs string
 	}{
-		{"help", []string{"template", "build", "-h"}, exitOK, "Usage:\n  mksigned template build signing.yaml (--unsigned DEB)... --output DIR\n", ""},
+		{"help", []string{"template", "build", "-h"}, exitOK, "Usage:\n  mksigned template build signing.yaml (--unsigned DEB)... (--output DIR | --deb DEBDIR)\n", ""},
 		{"template help", []string{"template", "--help"}, exitOK, "mksigned template build signing.yaml", ""},
 		{"no subcommand", []string{"template"}, exitUsage, "", "mksigned template: a subcommand is required"},
-		{"unknown subcommand", []string{"template", "init"}, exitUsage, "", `unknown subcommand "init" (known: build)`},
+		{"unknown subcommand", []string{"template", "edit"}, exitUsage, "", `unknown subcommand "edit" (known: init, build)`},
+		{"init help", []string{"template", "init", "-h"}, exitOK, "Usage:\n  mksigned template init (--unsigned DEB)... [--output FILE]\n", ""},
+		{"template help lists init", []string{"template", "--help"}, exitOK, "mksigned template init (--unsigned DEB)...", ""},
 		{"no yaml", []string{"template", "build", "--unsigned", "a.deb", "--output", "d"}, exitUsage, "", "want one signing.yaml, got 0 arguments"},
 		{"no unsigned", []string{"template", "build", "s.yaml", "--output", "d"}, exitUsage, "", "--unsigned is required"},
-		{"no output", []string{"template", "build", "s.yaml", "--unsigned", "a.deb"}, exitUsage, "", "--output is required"},
+		{"no output", []string{"template", "build", "s.yaml", "--unsigned", "a.deb"}, exitUsage, "", "--output or --deb is required"},
 		{"bad flag", []string{"template", "build", "--bogus"}, exitUsage, "", "flag provided but not defined: --bogus\nUsage:\n  mksigned template build "},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -85,3 +85,38 @@ func finish(f *os.File, data []byte) error {
 	}
 	return err
 }
+
+// WriteExcl is Write for a file that must not exist yet: the whole file
+// appears at path, or nothing does, and a file already there (made even
+// while this one was being written) is left as it is and an error
+// wrapping fs.ErrExist is returned. The temporary file is hard-linked to
+// path, which fails when path exists, then removed.
+func WriteExcl(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, fs.ErrExist)
+	}
+	f, tmp, err := create(dir, base, perm)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := finish(f, data); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", path, fs.ErrExist)
+		}
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

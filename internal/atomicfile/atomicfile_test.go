@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,5 +35,41 @@ func TestWriteFailureLeavesOld(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("directory holds %d entries after a failed write, want 1", len(ents))
+	}
+}
+
+// WriteExcl writes a new file, and leaves one already there (a file, a
+// dangling link) as it was, with no temporary file left behind.
+func TestWriteExcl(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "new.deb")
+	if err := WriteExcl(p, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Fatalf("file holds %q, want %q", b, "new")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&^0o022 != 0o644&^0o022 {
+		t.Errorf("mode %v, %v; want 0644 less the umask", fi.Mode(), err)
+	}
+	if err := WriteExcl(p, []byte("again"), 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("WriteExcl over an existing file: %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("existing file now holds %q, want it left as %q", b, "new")
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("nowhere", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteExcl(link, []byte("x"), 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("WriteExcl over a dangling link: %v, want fs.ErrExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nowhere")); err == nil {
+		t.Errorf("WriteExcl wrote through a dangling link")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("directory holds %d entries, want the file and the link only", len(ents))
 	}
 }
