@@ -91,6 +91,12 @@ func Propose(found []Found) ([]byte, error) {
 	cr, lic, ok := dep5(first.Copyright)
 	if ok {
 		fmt.Fprintf(&b, "# The copyright and licence of \"Files: *\" in %s's copyright file.\n", first.Pkg.Name)
+		if checkLicence(lic) != nil {
+			// A short name with no text, and none in common-licenses
+			// to point to: build would refuse it.
+			b.WriteString("# TODO: the licence's text: the copyright file gives none.\n")
+			lic += "\nTODO: the licence's text"
+		}
 	} else {
 		b.WriteString("# TODO: the copyright and licence of the signed files; " + first.Pkg.Name + "'s\n" +
 			"# copyright file is not machine-readable (copyright-format 1.0), or is missing.\n")
