@@ -103,12 +103,14 @@ func Changes(src *Source, files []File) (File, error) {
 	if len(ordered) == 0 || ordered[0].Name != dscName {
 		return File{}, fmt.Errorf("changes: no %s among the files", dscName)
 	}
+	for _, file := range ordered {
+		if !validPrefix(file.Name) || strings.ContainsAny(file.Name, perlSpace) {
+			return File{}, fmt.Errorf("changes: file name %q: %w", file.Name, ErrUnsafePath)
+		}
+	}
 	sums := func(h func() hash.Hash, extra string) string {
 		var b strings.Builder
 		for _, file := range ordered {
-			if strings.ContainsAny(file.Name, perlSpace) {
-				return ""
-			}
 			d := h()
 			d.Write(file.Data)
 			fmt.Fprintf(&b, "\n%s %d %s%s", hex.EncodeToString(d.Sum(nil)), len(file.Data), extra, file.Name)

@@ -168,4 +168,7 @@ func TestChangesErrors(t *testing.T) {
 	if _, err := Changes(src, []File{{Name: "other.dsc"}}); err == nil {
 		t.Error("Changes without the .dsc: no error")
 	}
+	if _, err := Changes(src, []File{{Name: src.BaseName() + ".dsc"}, {Name: "a b.tar.xz"}}); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("Changes of a name with a space: %v, want ErrUnsafePath", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -235,6 +236,21 @@ func TestUploadSigned(t *testing.T) {
 				t.Errorf("%s and %s differ: the same inputs gave other bytes", p[0], p[1])
 			}
 		}
+	})
+	t.Run("dry run", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		r := mksigned(t, "", env, generateArgsKey(t, c, key, cert, out, "--changes", "--dry-run",
+			"--upload-key", goodKey, "--upload-passphrase-file", passFile)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, suffix := range []string{".dsc", "_source.changes"} {
+			if !regexp.MustCompile(`would write \S+` + regexp.QuoteMeta(suffix) + ` clear-signed by OpenPGP key ` + g.good + "\n").MatchString(r.stdout) {
+				t.Errorf("the plan does not say it would write the %s clear-signed by %s:\n%s", suffix, g.good, r.stdout)
+			}
+		}
+		notExist(t, out)
+		noPassphrase(t, r)
 	})
 	t.Run("key file, passphrase from the environment", func(t *testing.T) {
 		dsc, changes := run(t, append(env, "MKSIGNED_UPLOAD_PASSPHRASE="+uploadPassphrase), "--upload-key", goodKey)
