@@ -174,7 +174,14 @@ var (
 // header or trailer dpkg's expressions do not match is an error, as is a
 // binary-only=yes entry, which a source upload cannot have.
 func parseTopEntry(data []byte) (*topEntry, error) {
-	lines := strings.Split(string(data), "\n")
+	text := string(data)
+	// Up to the first trailer: linux's changelog is 3.7 MB.
+	if i := strings.Index(text, "\n --"); i >= 0 {
+		if j := strings.IndexByte(text[i+1:], '\n'); j >= 0 {
+			text = text[:i+1+j]
+		}
+	}
+	lines := strings.Split(text, "\n")
 	i := 0
 	for i < len(lines) && strings.Trim(lines[i], perlSpace) == "" {
 		i++

@@ -109,6 +109,7 @@ func TestChangesOfTemplates(t *testing.T) {
 	for _, fixture := range []string{
 		"fwupd-amd64-signed-template_1.4-1_amd64.deb",
 		"shim-helpers-amd64-signed-template_16.1-2~deb12u1_amd64.deb",
+		"linux-image-6.12-amd64-signed-template_6.12.117-1~deb12u1_amd64.deb",
 	} {
 		t.Run(fixture, func(t *testing.T) {
 			t.Parallel()
