@@ -88,6 +88,18 @@ type GenerateOptions struct {
 	// packages from a builder the operator trusts. By default every
 	// package is read to its end, and any second entry of a path refused.
 	StopEarly bool
+	// Changes also writes the source-only upload's .changes
+	// (pkggen.Changes), committed with the .dsc and .tar.xz.
+	Changes bool
+	// Upload, when set, clear-signs the .dsc and then (with Changes) the
+	// .changes, whose checksums then cover the signed .dsc, as debsign
+	// does; the signatures are made as of the Result's Epoch.
+	Upload ClearSigner
+}
+
+// ClearSigner makes OpenPGP cleartext signatures (see package pgpsign).
+type ClearSigner interface {
+	ClearSign(ctx context.Context, text []byte, when time.Time) ([]byte, error)
 }
 
 // Progress is a snapshot of a running Generate.
@@ -123,8 +135,10 @@ type Result struct {
 	Contents *pkggen.Contents
 	Epoch    time.Time
 	DSC, Tar string // output file names
+	// Changes is the .changes file's name, with GenerateOptions.Changes.
+	Changes string
 	// Written are the files written: the --output directory as given,
-	// joined with DSC and Tar.
+	// joined with DSC and Tar (and Changes).
 	Written []string
 
 	outDir string         // the --output directory, links resolved (checkOutput)
@@ -180,14 +194,57 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Result, error) {
 	if err := r.audit(ctx, opts); err != nil {
 		return nil, err
 	}
-	written, err := pkggen.WriteContext(ctx, r.outDir, r.tree(), wopts)
+	files, err := r.build(ctx, opts, wopts)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range written {
-		r.Written = append(r.Written, filepath.Join(opts.Output, filepath.Base(w)))
+	if err := ctx.Err(); err != nil {
+		return nil, err // the last moment to stop: from here on, finish
+	}
+	if err := pkggen.Commit(r.outDir, files); err != nil {
+		return nil, err
+	}
+	// .dsc first, then the tarball, then the .changes
+	files[0], files[1] = files[1], files[0]
+	for _, f := range files {
+		r.Written = append(r.Written, filepath.Join(opts.Output, f.Name))
 	}
 	return r, nil
+}
+
+// build builds the source package's files in the order pkggen.Commit
+// writes them: the .tar.xz, the .dsc (signed with opts.Upload) and, with
+// opts.Changes, the .changes that lists them (signed too).
+func (r *Result) build(ctx context.Context, opts GenerateOptions, wopts pkggen.Options) ([]pkggen.File, error) {
+	files, err := pkggen.Build(ctx, r.tree(), wopts)
+	if err != nil {
+		return nil, err
+	}
+	sign := func(f *pkggen.File) error {
+		if opts.Upload == nil {
+			return nil
+		}
+		signed, err := opts.Upload.ClearSign(ctx, f.Data, r.Epoch)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", f.Name, err)
+		}
+		f.Data = signed
+		return nil
+	}
+	if err := sign(&files[1]); err != nil {
+		return nil, err
+	}
+	if !opts.Changes {
+		return files, nil
+	}
+	changes, err := pkggen.Changes(r.source, files)
+	if err != nil {
+		return nil, r.Template.SourceError(err)
+	}
+	if err := sign(&changes); err != nil {
+		return nil, err
+	}
+	return append(files, changes), nil
 }
 
 // source is where opts says the signatures come from; for given ones it
@@ -257,6 +314,12 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 	if err != nil {
 		return nil, nil, err // SOURCE_DATE_EPOCH's
 	}
+	// A key that cannot sign as of the epoch stops the run before any work.
+	if c, ok := opts.Upload.(interface{ Check(time.Time) error }); ok {
+		if err := c.Check(epoch); err != nil {
+			return nil, nil, err
+		}
+	}
 	contents, err := pkggen.Count(src.Name, sourceTree(t))
 	if err != nil {
 		return nil, nil, t.SourceError(err)
@@ -269,7 +332,15 @@ func prepare(ctx context.Context, opts GenerateOptions) (*Result, []*unsignedDeb
 		Tar:      src.BaseName() + ".tar.xz",
 		source:   src,
 	}
-	if r.outDir, err = checkOutput(opts, r.Tar, r.DSC); err != nil {
+	names := []string{r.Tar, r.DSC}
+	if opts.Changes {
+		if err := pkggen.CheckChanges(src); err != nil {
+			return nil, nil, t.SourceError(err)
+		}
+		r.Changes = src.ChangesName()
+		names = append(names, r.Changes)
+	}
+	if r.outDir, err = checkOutput(opts, names...); err != nil {
 		return nil, nil, err
 	}
 	wanted := map[string]*template.Package{}

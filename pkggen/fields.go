@@ -73,9 +73,13 @@ func (m *fieldMap) clone() *fieldMap {
 // by name; whitespace-only values are left out; continuation lines get a
 // leading space, lose trailing whitespace, and empty or all-dot lines get a
 // "." in front.
-func (m *fieldMap) output() string {
+func (m *fieldMap) output() string { return m.outputOrder(dscOrder) }
+
+// outputOrder is output with the fields in order (a %FIELD_ORDER list)
+// rather than dscOrder.
+func (m *fieldMap) outputOrder(order []string) string {
 	rank := map[string]int{}
-	for i, n := range dscOrder {
+	for i, n := range order {
 		rank[n] = i + 1
 	}
 	keys := make([]string, 0, len(m.names))

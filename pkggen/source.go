@@ -37,6 +37,9 @@ type Source struct {
 
 	version string    // Version as written in the changelog
 	fields  *fieldMap // every .dsc field but the checksums
+
+	changelog []byte     // debian/changelog, for Changes
+	control   *paragraph // debian/control's source stanza, for Changes
 }
 
 // Architectures returns the architectures the source package builds
@@ -152,6 +155,7 @@ func (s *Source) readChangelog(tree []Entry) error {
 		return fail("Source", fmt.Errorf("illegal source package name %s", inputerr.Value(s.Name)))
 	}
 	s.Date = entry.When
+	s.changelog = data
 	return nil
 }
 
@@ -163,6 +167,7 @@ func (s *Source) readControl(tree []Entry, paras []*paragraph) error {
 		return &inputerr.Error{Path: controlPath, Offset: inputerr.NoOffset, Field: field, Err: err}
 	}
 	srcPara := paras[0]
+	s.control = srcPara
 	name, ok := srcPara.get("Source")
 	if !ok {
 		return fail(srcPara, "Source", errors.New("first paragraph lacks a Source field"))

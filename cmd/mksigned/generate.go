@@ -31,6 +31,10 @@ signing.yaml (a file named *.yaml or *.yml), built in memory as
 
 Signing time and tarball timestamps come from SOURCE_DATE_EPOCH, else the
 template changelog's top date: the same inputs give the same bytes.
+
+For an upload: --changes also writes the .changes that dpkg-genchanges -S
+would write for the package, and --upload-key (or --upload-key-id)
+clear-signs the .dsc and then the .changes as debsign does, ready for dput.
 `, stdout)
 	var o job.GenerateOptions
 	var unsigned multiFlag
@@ -47,6 +51,8 @@ template changelog's top date: the same inputs give the same bytes.
 	var auditLog string
 	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE` (see sign-request) before writing")
 	fs.StringVar(&o.Requester, "requester", "", "who asked, for --audit-log (default: $SSH_CLIENT's address)")
+	var up uploadFlags
+	up.define(fs, &o)
 	var quiet, asJSON bool
 	fs.BoolVar(&quiet, "quiet", false, "print nothing on success, and no progress")
 	fs.BoolVar(&asJSON, "json", false, "print the result (or the plan) as one JSON object, and no progress")
@@ -72,6 +78,9 @@ template changelog's top date: the same inputs give the same bytes.
 	case quiet && asJSON:
 		return usagef("--quiet and --json exclude each other")
 	}
+	if err := up.check(); err != nil {
+		return err
+	}
 	if err := k.check(); err != nil {
 		return err
 	}
@@ -80,6 +89,7 @@ template changelog's top date: the same inputs give the same bytes.
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	o.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
+	o.Inputs = append(o.Inputs, up.inputs()...)
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if k.key != "" {
@@ -91,6 +101,9 @@ template changelog's top date: the same inputs give the same bytes.
 		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
 			return err
 		}
+	}
+	if o.Upload, err = up.open(ctx); err != nil {
+		return err
 	}
 	if auditLog != "" {
 		// Opened (and created) once the key has loaded, before any work:
@@ -124,7 +137,7 @@ template changelog's top date: the same inputs give the same bytes.
 		return printJSON(stdout, r, o)
 	case quiet:
 	case o.DryRun:
-		printPlan(stdout, r, o.Output, o.Signatures != "")
+		printPlan(stdout, r, o.Output, o.Signatures != "", uploadName(o.Upload))
 	default:
 		for _, w := range r.Written {
 			fmt.Fprintf(stdout, "wrote %s\n", inputerr.Name(w))
@@ -182,9 +195,14 @@ type jsonResult struct {
 	Epoch    int64      `json:"epoch"`
 	Files    []jsonFile `json:"files"`
 	// Tree is what the source package holds beside the signatures.
-	Tree    jsonTree `json:"tree"`
-	DSC     string   `json:"dsc"`
-	Tar     string   `json:"tar"`
+	Tree jsonTree `json:"tree"`
+	DSC  string   `json:"dsc"`
+	Tar  string   `json:"tar"`
+	// Changes is the .changes file, with --changes.
+	Changes string `json:"changes,omitempty"`
+	// Upload names what clear-signed the .dsc (and .changes): an
+	// OpenPGP key's fingerprint, or "gpg:" and the --upload-key-id.
+	Upload  string   `json:"upload_signer,omitempty"`
 	Written []string `json:"written"`
 	// Crypto names the implementation that signed: "openssl" or "go",
 	// or "pkcs11" for a key in a token (empty when nothing was signed
@@ -223,6 +241,10 @@ func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 	if o.Key != nil && !o.DryRun {
 		out.Crypto = cryptoName(o.Key)
 	}
+	if r.Changes != "" {
+		out.Changes = filepath.Join(o.Output, r.Changes)
+	}
+	out.Upload = uploadName(o.Upload)
 	if out.Written == nil {
 		out.Written = []string{}
 	}
@@ -240,7 +262,7 @@ func printJSON(w io.Writer, r *job.Result, o job.GenerateOptions) error {
 	return enc.Encode(out)
 }
 
-func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
+func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool, upload string) {
 	verb := "sign"
 	if haveSignatures {
 		verb = "use " // the signature given, checked against the file
@@ -274,8 +296,15 @@ func printPlan(w io.Writer, r *job.Result, out string, haveSignatures bool) {
 	if out == "" {
 		out = "<output>"
 	}
-	fmt.Fprintf(w, "would write %s\n", q(filepath.Join(out, r.DSC)))
+	signed := ""
+	if upload != "" {
+		signed = " clear-signed by " + upload
+	}
+	fmt.Fprintf(w, "would write %s%s\n", q(filepath.Join(out, r.DSC)), signed)
 	fmt.Fprintf(w, "would write %s\n", q(filepath.Join(out, r.Tar)))
+	if r.Changes != "" {
+		fmt.Fprintf(w, "would write %s%s\n", q(filepath.Join(out, r.Changes)), signed)
+	}
 }
 
 func plural(n int, one, many string) string {
@@ -296,6 +325,11 @@ const envPassphrase = "MKSIGNED_KEY_PASSPHRASE"
 // reads); an empty variable counts as unset. A file's one trailing
 // newline (\n or \r\n) is not part of it.
 func passphrase(file string) sign.Passphrase {
+	return passphraseFrom(file, envPassphrase, "KBUILD_SIGN_PIN")
+}
+
+// passphraseFrom is passphrase with the environment variables envs.
+func passphraseFrom(file string, envs ...string) sign.Passphrase {
 	return func() ([]byte, error) {
 		if file != "" {
 			b, err := os.ReadFile(file)
@@ -307,7 +341,7 @@ func passphrase(file string) sign.Passphrase {
 			}
 			return bytes.TrimSuffix(b, []byte("\n")), nil
 		}
-		for _, env := range []string{envPassphrase, "KBUILD_SIGN_PIN"} {
+		for _, env := range envs {
 			// Empty counts as unset: a CI secret that is missing should
 			// not hide the next source and read as a wrong passphrase.
 			if v := os.Getenv(env); v != "" {

@@ -140,7 +140,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 		command string
 		flags   []string
 	}{
-		{"generate", []string{"template", "unsigned", "key", "pkcs11-module", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "stop-early", "audit-log", "requester", "quiet", "json"}},
+		{"generate", []string{"template", "unsigned", "key", "pkcs11-module", "key-passphrase-file", "cert", "signatures", "output", "dry-run", "jobs", "stop-early", "audit-log", "requester", "changes", "upload-key", "upload-passphrase-file", "upload-key-id", "quiet", "json"}},
 		{"request", []string{"template", "unsigned", "output", "jobs", "stop-early"}},
 		{"verify", []string{"dsc", "unsigned", "signed", "cert"}},
 		{"attach", []string{"type", "signature", "output", "cert"}},
