@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,9 +69,13 @@ func TestTemplateBuildDeb(t *testing.T) {
 		t.Errorf("dpkg-deb --field (-want +got):\n%s", diff)
 	}
 	list := string(testutil.Run(t, "", "dpkg", "--contents", deb1))
+	rules, err := os.Stat(filepath.Join(tmpl, "source-template/debian/rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{
 		"drwxr-xr-x root/root         0 2023-01-27 15:15 ./\n",
-		"-rwxr-xr-x root/root       542 2023-01-27 15:15 ./usr/share/code-signing/fwupd-efi-signed-template/source-template/debian/rules\n",
+		fmt.Sprintf("-rwxr-xr-x root/root %9d 2023-01-27 15:15 ./usr/share/code-signing/fwupd-efi-signed-template/source-template/debian/rules\n", rules.Size()),
 		" 2023-01-27 15:15 ./usr/share/doc/fwupd-efi-signed-template/copyright\n",
 	} {
 		if !strings.Contains(list, want) {
