@@ -211,7 +211,12 @@ func (o Options) work(ctx context.Context, c Claim, tmpl string, debs []string) 
 	g := o.Generate
 	g.Template, g.Unsigned, g.Output = tmpl, debs, out
 	if g.AuditLog != nil {
-		g.Requester = fmt.Sprintf("%s (mksigned process: %s sha256 %s, attempt %d)", g.Requester, rec.Key, rec.SHA256, rec.Attempts)
+		who := fmt.Sprintf("mksigned process: %s sha256 %s, attempt %d", rec.Key, rec.SHA256, rec.Attempts)
+		if g.Requester == "" {
+			g.Requester = "(" + who + ")"
+		} else {
+			g.Requester += " (" + who + ")"
+		}
 	}
 	o.logf("signing %s -> %s\n", rec.Key, inputerr.Name(out))
 	if _, err := job.Generate(ctx, g); err != nil {
