@@ -13,7 +13,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
-	"github.com/mksigned/mksigned/pkggen"
+	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/template"
 )
 
@@ -97,7 +97,7 @@ func outputName(t *template.Template) string {
 // architecture the signed package builds for. It returns the .debs, or
 // what is missing, one line per package.
 func (in *incoming) match(t *template.Template) (debs, missing []string, err error) {
-	archs, err := architectures(t)
+	archs, err := job.Architectures(t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,8 +106,8 @@ func (in *incoming) match(t *template.Template) (debs, missing []string, err err
 		var found *incomingDeb
 		for _, d := range in.byName[p.Name] {
 			why := ""
-			if !archOK(archs, d.pkg.Architecture) {
-				why = "built for " + d.pkg.Architecture
+			if err := job.CheckArchitecture(archs, d.pkg.Architecture); err != nil {
+				why = err.Error()
 			} else if err := t.CheckVersion(p.Name, d.ver, d.pkg.Architecture); err != nil {
 				why = "Build-Depends want another version"
 				var ie *inputerr.Error
@@ -134,34 +134,4 @@ func (in *incoming) match(t *template.Template) (debs, missing []string, err err
 		}
 	}
 	return debs, missing, nil
-}
-
-// architectures are those the signed source package builds for.
-func architectures(t *template.Template) ([]string, error) {
-	tree := make([]pkggen.Entry, 0, len(t.Source))
-	for _, e := range t.Source {
-		tree = append(tree, pkggen.Entry{Name: e.Name, Mode: e.Mode, ModTime: e.ModTime, Data: e.Data})
-	}
-	src, err := pkggen.ReadSource(tree)
-	if err != nil {
-		return nil, t.SourceError(err)
-	}
-	return src.Architectures(), nil
-}
-
-// archOK says whether a package built for arch can go into a signed
-// package built for archs (as job.Generate checks it).
-func archOK(archs []string, arch string) bool {
-	if arch == "all" {
-		return true
-	}
-	for _, b := range archs {
-		if b == "all" {
-			continue
-		}
-		if ok, err := template.ArchIs(arch, b); err == nil && ok {
-			return true
-		}
-	}
-	return false
 }

@@ -313,16 +313,20 @@ func TestProcessWaiting(t *testing.T) {
 	rebuildDeb(t, testutil.DebianFixture(t, fwupdUnsigned), filepath.Join(r.in, "fwupd-unsigned_1.4-3_amd64.deb"), func(root string) {
 		replaceIn(t, filepath.Join(root, "DEBIAN/control"), "Version: 1:1.4-1", "Version: 1:1.4-3")
 	})
+	rebuildDeb(t, testutil.DebianFixture(t, fwupdUnsigned), filepath.Join(r.in, "fwupd-unsigned_1.4-1_arm64.deb"), func(root string) {
+		replaceIn(t, filepath.Join(root, "DEBIAN/control"), "Architecture: amd64", "Architecture: arm64")
+	})
 	s, res := r.once(t)
 	if res.code != 0 || len(s.Waiting) != 2 || len(s.Processed) != 0 {
 		t.Fatalf("exit %d, %+v; want both waiting\n%s", res.code, s, res.stderr)
 	}
 	want := map[string]string{
-		"fwupd-amd64-signed-template":        `fwupd-unsigned 1:1.4-3 (fwupd-unsigned_1.4-3_amd64.deb): fwupd-unsigned 1:1.4-3 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]"`,
+		"fwupd-amd64-signed-template": "fwupd-unsigned 1:1.4-1 (fwupd-unsigned_1.4-1_arm64.deb): built for arm64, but the signed source package builds for amd64 only: its Build-Depends pin the packages of those" +
+			"\n" + `fwupd-unsigned 1:1.4-3 (fwupd-unsigned_1.4-3_amd64.deb): fwupd-unsigned 1:1.4-3 does not satisfy "fwupd-unsigned (<< 1:1.4-2) [amd64]": the signed package would not build against it`,
 		"shim-helpers-amd64-signed-template": "shim-unsigned: not in the incoming directory",
 	}
 	for _, w := range s.Waiting {
-		if len(w.Missing) != 1 || !strings.HasPrefix(w.Missing[0], want[w.Template]) {
+		if strings.Join(w.Missing, "\n") != want[w.Template] {
 			t.Errorf("waiting %s: missing %q, want %q", w.Template, w.Missing, want[w.Template])
 		}
 	}
@@ -340,16 +344,24 @@ func TestProcessWaiting(t *testing.T) {
 	checkOutputs(t, r.out, r.outputs)
 }
 
-// The same template name and version with other bytes is refused and
-// recorded, and the first stands; an output directory that is there
-// already is never written into.
-func TestProcessConflicts(t *testing.T) {
-	t.Parallel()
+// fwupdDone is a rig whose fwupd template has been processed, and whose
+// incoming directory has no shim template.
+func fwupdDone(t *testing.T) *processRig {
+	t.Helper()
 	r := newProcessRig(t, 0)
 	os.Remove(filepath.Join(r.in, shimTemplate))
 	if s, res := r.once(t); res.code != 0 || len(s.Processed) != 1 {
 		t.Fatalf("exit %d, %+v\n%s", res.code, s, res.stderr)
 	}
+	return r
+}
+
+// The same template name and version with other bytes is refused and
+// recorded, and the first stands; an output directory that is there
+// already is never written into.
+func TestProcessConflicts(t *testing.T) {
+	t.Parallel()
+	r := fwupdDone(t)
 	before := tree(t, r.out)
 	fwupdVariant(t, filepath.Join(r.in, "fwupd-amd64-signed-template_1.4-1_amd64.rebuilt.deb"), "", "Rebuilt with other bytes.")
 	// Not written by the queue: left alone, and the job fails.
@@ -719,11 +731,7 @@ func (s *syncBuffer) String() string {
 // attempt); a damaged output (failed, left as it is).
 func TestProcessResume(t *testing.T) {
 	t.Parallel()
-	r := newProcessRig(t, 0)
-	os.Remove(filepath.Join(r.in, shimTemplate))
-	if s, res := r.once(t); res.code != 0 || len(s.Processed) != 1 {
-		t.Fatalf("exit %d, %+v\n%s", res.code, s, res.stderr)
-	}
+	r := fwupdDone(t)
 	out := filepath.Join(r.out, r.outputs[0])
 	records, _ := filepath.Glob(filepath.Join(r.state, "jobs", "fwupd-*", "*.json"))
 	if len(records) != 1 {
