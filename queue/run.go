@@ -89,16 +89,23 @@ func Pass(ctx context.Context, o Options) (*Summary, error) {
 func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Summary) {
 	it := Item{File: filepath.Base(d.path), Template: d.pkg.Name, Version: d.pkg.Version}
 	fail := func(err error) { it.Reason = err.Error(); sum.Failed = append(sum.Failed, it) }
+	// Before the claim, an error once ctx is done is the interruption's
+	// (a lock not waited for, a template not read): no failure.
+	failBefore := func(err error) {
+		if ctx.Err() == nil {
+			fail(err)
+		}
+	}
 	sha, err := fileSHA256(d.path)
 	if err != nil {
-		fail(err)
+		failBefore(err)
 		return
 	}
 	it.SHA256 = sha
 	key := Key{Name: d.pkg.Name, Version: d.pkg.Version, SHA256: sha}
 	rec, err := o.State.Get(ctx, key)
 	if err != nil {
-		fail(err)
+		failBefore(err)
 		return
 	}
 	if rec != nil {
@@ -116,13 +123,13 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 	}
 	t, err := template.LoadContext(ctx, d.path)
 	if err != nil {
-		fail(err)
+		failBefore(err)
 		return
 	}
 	it.Output = outputName(t)
 	debs, missing, err := in.match(t)
 	if err != nil {
-		fail(err)
+		failBefore(err)
 		return
 	}
 	if len(missing) > 0 {
@@ -149,7 +156,7 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 		sum.Failed = append(sum.Failed, it)
 		return
 	case err != nil:
-		fail(err)
+		failBefore(err)
 		return
 	}
 	it.Attempts = c.Record().Attempts

@@ -645,14 +645,30 @@ func waitExit(t *testing.T, cmd *exec.Cmd, lines <-chan string) int {
 
 // Without --once the incoming directory is watched: a template that
 // arrives is processed; SIGTERM lets the job in hand finish and exits 0.
+// With --poll 1h, only inotify can see the template arrive.
 func TestProcessWatch(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"inotify", []string{"--poll", "1h"}},
+		{"polling", []string{"--no-inotify", "--poll", "100ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testProcessWatch(t, tc.args)
+		})
+	}
+}
+
+func testProcessWatch(t *testing.T, args []string) {
 	r := newProcessRig(t, 2)
 	later := filepath.Join(r.dir, "later")
 	os.Mkdir(later, 0o755)
 	os.Rename(filepath.Join(r.in, shimTemplate), filepath.Join(later, shimTemplate))
 	var stdout syncBuffer
-	cmd, lines := stderrLines(t, r, &stdout, "--poll", "100ms")
+	cmd, lines := stderrLines(t, r, &stdout, args...)
 	for range 3 { // fwupd and its 2 variants
 		waitLine(t, lines, "signing fwupd-amd64-signed-template")
 	}
@@ -784,4 +800,46 @@ func TestProcessResume(t *testing.T) {
 	if after, _ := os.ReadFile(tarPath); len(after) != len(b)-1 {
 		t.Errorf("the damaged output was changed")
 	}
+}
+
+// A disk full while the output is written (a tmpfs of one page) fails the
+// job, recorded, with nothing left on the disk; once there is room,
+// --retry-failed does it.
+func TestProcessDiskFull(t *testing.T) {
+	t.Parallel()
+	r := newProcessRig(t, 0)
+	os.Remove(filepath.Join(r.in, shimTemplate))
+	os.Mkdir(r.out, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", r.out).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", r.out).Run() })
+	s, res := r.once(t)
+	if res.code != 1 || len(s.Failed) != 1 || !strings.Contains(s.Failed[0].Reason, "no space left on device") {
+		t.Fatalf("disk full: exit %d, %+v; want failed, no space left\n%s", res.code, s, res.stderr)
+	}
+	if got := testutil.ListDir(t, r.out); len(got) != 0 {
+		t.Errorf("disk full: the output holds %q, want nothing", got)
+	}
+	if s, _ := r.once(t); len(s.Failed) != 1 || len(s.Processed) != 0 {
+		t.Errorf("next pass: %+v, want the failure recorded, not retried", s)
+	}
+	testutil.Run(t, "", "mount", "-o", "remount,size=1m", r.out)
+	s = mustProcess(t, r, "--retry-failed")
+	if len(s.Processed) != 1 || s.Processed[0].Attempts != 2 {
+		t.Fatalf("with room and --retry-failed: %+v, want processed at attempt 2", s)
+	}
+	checkOutputs(t, r.out, r.outputs[:1])
+}
+
+// mustProcess runs process --once --json with more arguments and fails
+// the test unless it exits 0.
+func mustProcess(t *testing.T, r *processRig, more ...string) processSummary {
+	t.Helper()
+	res := mksigned(t, r.dir, nil, r.args(append([]string{"--once", "--json"}, more...)...)...)
+	var s processSummary
+	if err := json.Unmarshal([]byte(res.stdout), &s); err != nil || res.code != 0 {
+		t.Fatalf("process: exit %d, %v\n%s\nstderr:\n%s", res.code, err, res.stdout, res.stderr)
+	}
+	return s
 }

@@ -41,7 +41,7 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	var o queue.Options
 	var k keyRef
 	var stateDir, auditLog string
-	var once, status, asJSON bool
+	var once, status, asJSON, noInotify bool
 	var poll time.Duration
 	fs.StringVar(&o.Incoming, "incoming", "", "directory `DIR` of template and unsigned .debs (read only)")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write each job's <Source>_<version>/ into (created if missing)")
@@ -51,7 +51,8 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	fs.StringVar(&o.Generate.Requester, "requester", "", "who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	fs.IntVar(&o.Generate.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("sign `N` files of a job at once, at most %d", job.MaxJobs))
 	fs.BoolVar(&once, "once", false, "process what is there, then exit")
-	fs.DurationVar(&poll, "poll", 2*time.Second, "without --once, look at the incoming directory every `D`")
+	fs.DurationVar(&poll, "poll", 2*time.Second, "without --once, look at the incoming directory every `D`, beside inotify")
+	fs.BoolVar(&noInotify, "no-inotify", false, "without --once, only poll (inotify does not see the changes other NFS clients make)")
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "try again the jobs recorded failed")
 	fs.BoolVar(&status, "status", false, "print what the state holds and the last pass's summary, and do nothing")
 	fs.BoolVar(&asJSON, "json", false, "print each summary as one JSON object")
@@ -137,14 +138,26 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 		}
 		return nil
 	}
-	return watch(ctx, o, poll, asJSON, stdout)
+	var changed <-chan struct{}
+	if !noInotify {
+		ch, stop, err := notify(o.Incoming)
+		if err != nil {
+			fmt.Fprintf(stderr, "mksigned: %v; polling every %v\n", err, poll)
+		} else {
+			defer stop()
+			changed = ch
+		}
+	}
+	return watch(ctx, o, poll, changed, asJSON, stdout)
 }
 
 // watch runs a pass, then another each time the incoming directory
 // changes, until ctx is done (SIGTERM): then it returns nil, the job in
-// hand finished. The directory is polled: a listing of names, sizes and
-// times every poll, which costs nothing next to a job.
-func watch(ctx context.Context, o queue.Options, poll time.Duration, asJSON bool, stdout io.Writer) error {
+// hand finished. It looks at the directory when changed says so
+// (inotify; nil without it) and every poll: a listing of names, sizes
+// and times, which costs nothing next to a job, decides whether a pass
+// runs.
+func watch(ctx context.Context, o queue.Options, poll time.Duration, changed <-chan struct{}, asJSON bool, stdout io.Writer) error {
 	last := ""
 	for {
 		snap, err := snapshot(o.Incoming)
@@ -169,6 +182,8 @@ func watch(ctx context.Context, o queue.Options, poll time.Duration, asJSON bool
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-changed:
+			t.Stop()
 		case <-t.C:
 		}
 	}
