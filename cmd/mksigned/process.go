@@ -48,7 +48,7 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	fs.StringVar(&stateDir, "state", "", "state directory `STATE` (created if missing)")
 	addKeyFlags(fs, &k, "")
 	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE`, naming the job and attempt")
-	fs.StringVar(&o.Generate.Requester, "requester", "", "who asked, for --audit-log (default: $SSH_CLIENT's address)")
+	fs.StringVar(&o.Generate.Requester, "requester", "", "`NAME` who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	fs.IntVar(&o.Generate.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("sign `N` files of a job at once, at most %d", job.MaxJobs))
 	fs.BoolVar(&once, "once", false, "process what is there, then exit")
 	fs.DurationVar(&poll, "poll", 2*time.Second, "without --once, look at the incoming directory every `D`, beside inotify")
