@@ -80,6 +80,19 @@ type ClaimOptions struct {
 //     transaction when the connection goes).
 //   - Once Done has returned, every later Claim of the Key returns
 //     ErrDone: the record is durable before Done returns.
+//   - A Claim of a job whose last holder died says so (Previous is
+//     StateClaimed): the runner then looks for the output that holder
+//     may have committed before it could call Done. So the claimed
+//     record must outlive its holder, while the hold must not.
+//
+// A PostgreSQL State keeps these promises so: Claim commits the record,
+// claimed and its attempts counted, in a transaction of its own, and
+// holds the job with a second one left open (SELECT ... FOR UPDATE SKIP
+// LOCKED on the job's row: a row locked by another is ErrBusy), or with
+// a session advisory lock; the server drops either when the holder's
+// connection goes. Done updates the row and commits in the open
+// transaction. Conflicts are unique constraints on (name, version) and
+// on output.
 type State interface {
 	// Claim takes the job for key, which is to write output. It returns
 	// ErrDone, ErrFailed or ErrBusy (wrapped, with the Record where
