@@ -119,7 +119,9 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	if err := os.Mkdir(o.Output, 0o777); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("--output: %w", err)
 	}
-	if p := job.Procs(g.Jobs, 4); p > runtime.GOMAXPROCS(0) {
+	// As generate sets it for its run; a template names a few packages
+	// (the kernel's three, most one).
+	if p := job.Procs(g.Jobs, 3); p > runtime.GOMAXPROCS(0) {
 		runtime.GOMAXPROCS(p)
 	}
 	if !asJSON {
