@@ -51,7 +51,8 @@ package queue
 // whose lock the next run obtains is therefore a dead run's, and the
 // runner finishes it by these cases, first removing the temporary
 // directories of the dead run (".<output>.pkggen-*"; no one else writes
-// under that name).
+// under that name). A dead run's temporary state files are removed when
+// the state is next opened.
 //
 // So "signed twice" can only mean two committed outputs, or two done
 // records, for one template version, and neither can happen: one Key has
@@ -122,7 +123,12 @@ func OpenDir(ctx context.Context, dir string) (*DirState, error) {
 	}
 	host, _ := os.Hostname()
 	s := &DirState{dir: dir, lock: f, by: fmt.Sprintf("%s pid %d", host, os.Getpid())}
-	err = s.locked(ctx, s.checkFormat)
+	err = s.locked(ctx, func() error {
+		if err := s.checkFormat(); err != nil {
+			return err
+		}
+		return s.removeTemporary()
+	})
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -161,6 +167,21 @@ func (s *DirState) checkFormat() error {
 	case v > Format:
 		return &inputerr.Error{File: name, Offset: inputerr.NoOffset,
 			Err: fmt.Errorf("%w: format %d, and this mksigned reads format %d: use a newer mksigned", ErrNewerFormat, v, Format)}
+	}
+	return nil
+}
+
+// removeTemporary removes the temporary files of writes a run was
+// killed in the middle of. Every write is made holding STATE/lock, so
+// when this process holds it any temporary file is a dead run's.
+func (s *DirState) removeTemporary() error {
+	for _, pattern := range []string{".*.tmp-*", "jobs/*/.*.tmp-*", "outputs/.*.tmp-*"} {
+		stale, _ := filepath.Glob(filepath.Join(s.dir, pattern))
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("state %s: removing a dead run's temporary file: %w", inputerr.Name(s.dir), err)
+			}
+		}
 	}
 	return nil
 }

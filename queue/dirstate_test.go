@@ -212,3 +212,36 @@ func TestBadState(t *testing.T) {
 		})
 	}
 }
+
+// A write killed half way leaves a temporary file, which the next open
+// removes; the records stand.
+func TestOpenRemovesTemporary(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "state")
+	s := openState(t, dir)
+	c, err := s.Claim(ctx, keyA, "out_1", ClaimOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Done(ctx)
+	stale := []string{
+		filepath.Join(dir, ".summary.json.tmp-0123456789ab"),
+		filepath.Join(s.jobDir(keyA), "."+keyA.SHA256+".json.tmp-0123456789ab"),
+		filepath.Join(dir, "outputs", ".out_1.tmp-0123456789ab"),
+	}
+	for _, f := range stale {
+		if err := os.WriteFile(f, []byte("{half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := openState(t, dir)
+	for _, f := range stale {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s is left", f)
+		}
+	}
+	if r, err := s2.Get(ctx, keyA); err != nil || r == nil || r.State != StateDone {
+		t.Errorf("the record after the clean-up: %+v, %v; want done", r, err)
+	}
+}

@@ -485,6 +485,11 @@ func TestProcessKill(t *testing.T) {
 		t.Fatalf("final run: exit %d, %+v\n%s", res.code, s, res.stderr)
 	}
 	checkOutputs(t, r.out, r.outputs)
+	for name := range tree(t, r.state) {
+		if strings.Contains(name, ".tmp-") {
+			t.Errorf("the state holds a killed run's temporary file %s", name)
+		}
+	}
 	if d := cmpTrees(tree(t, ref.out), tree(t, r.out)); d != "" {
 		t.Errorf("the killed runs' output differs from an uninterrupted run's:\n%s", d)
 	}
