@@ -24,6 +24,11 @@ type Options struct {
 	// Jobs, SourceDateEpoch, Inputs. Template, Unsigned and Output are
 	// set per job.
 	Generate job.GenerateOptions
+	// SignWith, when set, is a shell command that signs instead of
+	// Generate.Key: a request on its standard input, the response on
+	// its standard output (`ssh signer mksigned sign-request ...
+	// --output - -`). Generate.Cert, when set, checks the signatures.
+	SignWith string
 	// RetryFailed tries again the jobs recorded failed.
 	RetryFailed bool
 	// Log, when set, gets a line as each job starts and ends.
@@ -217,6 +222,15 @@ func (o Options) work(ctx context.Context, c Claim, tmpl string, debs []string) 
 	}
 	g := o.Generate
 	g.Template, g.Unsigned, g.Output = tmpl, debs, out
+	if o.SignWith != "" {
+		o.logf("requesting %s\n", rec.Key)
+		resp, remove, err := o.signRemotely(ctx, g)
+		if err != nil {
+			return false, err
+		}
+		defer remove()
+		g.Signatures = resp
+	}
 	if g.AuditLog != nil {
 		who := fmt.Sprintf("mksigned process: %s sha256 %s, attempt %d", rec.Key, rec.SHA256, rec.Attempts)
 		if g.Requester == "" {
@@ -227,6 +241,9 @@ func (o Options) work(ctx context.Context, c Claim, tmpl string, debs []string) 
 	}
 	o.logf("signing %s -> %s\n", rec.Key, inputerr.Name(out))
 	if _, err := job.Generate(ctx, g); err != nil {
+		if o.SignWith != "" {
+			return false, fmt.Errorf("with the response of --sign-with: %w", err)
+		}
 		return false, err
 	}
 	// The rename that committed the output, made durable before the

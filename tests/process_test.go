@@ -536,3 +536,55 @@ func mustProcess(t *testing.T, r *processRig, more ...string) processSummary {
 	}
 	return s
 }
+
+// --sign-with hands the signing to a command, as to sign-request on a
+// signing host: the output is byte for byte --key's, the signing host's
+// audit log has each signature once, and a command that refuses fails
+// the job with its message, nothing written.
+func TestProcessSignWith(t *testing.T) {
+	t.Parallel()
+	r := newProcessRig(t, 1)
+	if s, res := r.once(t); res.code != 0 || len(s.Processed) != len(r.outputs) {
+		t.Fatalf("--key run: exit %d, %+v\n%s", res.code, s, res.stderr)
+	}
+	remoteLog := filepath.Join(r.dir, "remote-audit.log")
+	signer := fmt.Sprintf("%s sign-request --key %s --cert %s --no-policy --audit-log %s --output - -", mksignedBin, r.key, r.cert, remoteLog)
+	for _, tc := range []struct {
+		name, cmd, want string
+	}{
+		{"refused", "cat >/dev/null; echo 'policy: refused' >&2; exit 3", "--sign-with: exit status 3: policy: refused"},
+		{"no response", "cat >/dev/null", "--sign-with: the command printed no response"},
+		{"not a response", "cat", "with the response of --sign-with: "},
+		{"sign-request", signer, ""},
+	} {
+		out, state := filepath.Join(r.dir, "out-"+tc.name), filepath.Join(r.dir, "state-"+tc.name)
+		res := mksigned(t, r.dir, nil, "process", "--incoming", r.in, "--output", out, "--state", state,
+			"--sign-with", tc.cmd, "--cert", r.cert, "--once", "--json")
+		var s processSummary
+		if err := json.Unmarshal([]byte(res.stdout), &s); err != nil {
+			t.Fatalf("%s: exit %d: %v\n%s", tc.name, res.code, err, res.stderr)
+		}
+		if tc.want != "" {
+			if res.code != 1 || len(s.Failed) != len(r.outputs) || !strings.Contains(s.Failed[0].Reason, tc.want) {
+				t.Errorf("%s: exit %d, %+v; want every job failed saying %q", tc.name, res.code, s, tc.want)
+			}
+			if got := testutil.ListDir(t, out); len(got) != 0 {
+				t.Errorf("%s: the output holds %q, want nothing", tc.name, got)
+			}
+			continue
+		}
+		if res.code != 0 || len(s.Processed) != len(r.outputs) {
+			t.Fatalf("%s: exit %d, %+v\n%s", tc.name, res.code, s, res.stderr)
+		}
+		if d := cmpTrees(tree(t, r.out), tree(t, out)); d != "" {
+			t.Errorf("--sign-with's output differs from --key's:\n%s", d)
+		}
+	}
+	requesters, _ := auditEntries(t, remoteLog)
+	local, _ := auditEntries(t, r.audit)
+	for v, reqs := range local {
+		if len(requesters[v]) != len(reqs) {
+			t.Errorf("%s: the signing host signed %d files, want %d", v, len(requesters[v]), len(reqs))
+		}
+	}
+}

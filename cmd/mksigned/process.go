@@ -18,11 +18,12 @@ import (
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/queue"
+	"github.com/mksigned/mksigned/sign"
 )
 
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("process",
-		"--incoming DIR --output DIR --state STATE (--key KEY --cert CERT | --key pkcs11:URI) [--once]\n"+
+		"--incoming DIR --output DIR --state STATE (--key KEY --cert CERT | --key pkcs11:URI | --sign-with CMD) [--once]\n"+
 			"  mksigned process --status --state STATE",
 		`Sign every template version in the incoming directory exactly once: for
 each *-signed-template .deb whose unsigned packages are there too (by name,
@@ -46,7 +47,10 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	fs.StringVar(&o.Incoming, "incoming", "", "directory `DIR` of template and unsigned .debs (read only)")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write each job's <Source>_<version>/ into (created if missing)")
 	fs.StringVar(&stateDir, "state", "", "state directory `STATE` (created if missing)")
-	addKeyFlags(fs, &k, "")
+	addKeyFlags(fs, &k, "; with --sign-with, checks the signatures")
+	fs.StringVar(&o.SignWith, "sign-with", "", "have the shell command `CMD` sign instead of --key: a request (mksigned request) on its\n"+
+		"standard input, the response on its standard output, as\n"+
+		"'ssh signer mksigned sign-request ... --output - -' gives")
 	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE`, naming the job and attempt")
 	fs.StringVar(&o.Generate.Requester, "requester", "", "`NAME` who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	fs.IntVar(&o.Generate.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("sign `N` files of a job at once, at most %d", job.MaxJobs))
@@ -74,8 +78,12 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 		return usagef("--incoming is required")
 	case o.Output == "":
 		return usagef("--output is required")
-	case k.key == "":
-		return usagef("--key and --cert are required")
+	case k.key == "" && o.SignWith == "":
+		return usagef("--key and --cert are required (or --sign-with CMD)")
+	case k.key != "" && o.SignWith != "":
+		return usagef("--key and --sign-with exclude each other: sign here, or have CMD sign")
+	case auditLog != "" && o.SignWith != "":
+		return usagef("--audit-log records the signatures --key makes; with --sign-with, the signing host keeps the log")
 	case o.Generate.Jobs < 1 || o.Generate.Jobs > job.MaxJobs:
 		return usagef("--jobs must be from 1 to %d", job.MaxJobs)
 	case poll < 100*time.Millisecond:
@@ -97,10 +105,16 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	g := &o.Generate
 	g.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	g.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
-	if g.Key, err = k.open(); err != nil {
-		return err
+	if k.key != "" {
+		if g.Key, err = k.open(); err != nil {
+			return err
+		}
+		defer g.Key.Close()
+	} else if k.cert != "" {
+		if g.Cert, err = sign.LoadCertificate(k.cert); err != nil {
+			return err
+		}
 	}
-	defer g.Key.Close()
 	st, err := queue.OpenDir(ctx, stateDir)
 	if err != nil {
 		return err
