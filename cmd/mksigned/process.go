@@ -12,13 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
-	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/queue"
-	"github.com/mksigned/mksigned/sign"
 )
 
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -104,16 +101,10 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	}
 	g := &o.Generate
 	g.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	g.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
-	if k.key != "" {
-		if g.Key, err = k.open(); err != nil {
-			return err
-		}
-		defer g.Key.Close()
-	} else if k.cert != "" {
-		if g.Cert, err = sign.LoadCertificate(k.cert); err != nil {
-			return err
-		}
+	closeAll, err := openSigning(ctx, &k, auditLog, g)
+	defer closeAll()
+	if err != nil {
+		return err
 	}
 	st, err := queue.OpenDir(ctx, stateDir)
 	if err != nil {
@@ -121,15 +112,6 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	}
 	defer st.Close()
 	o.State = st
-	if auditLog != "" {
-		if g.AuditLog, err = audit.OpenContext(ctx, auditLog); err != nil {
-			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
-		}
-		defer g.AuditLog.Close()
-		if g.Requester == "" {
-			g.Requester = sshClient()
-		}
-	}
 	if err := os.Mkdir(o.Output, 0o777); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("--output: %w", err)
 	}
