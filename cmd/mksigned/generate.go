@@ -11,9 +11,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/deb"
-	"github.com/mksigned/mksigned/internal/clobber"
 	"github.com/mksigned/mksigned/internal/inputerr"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/sign"
@@ -88,34 +86,14 @@ clear-signs the .dsc and then the .changes as debsign does, ready for dput.
 		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	o.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
-	o.Inputs = append(o.Inputs, up.inputs()...)
-	// Load the key first: a key that does not match its certificate is an
-	// error before any work (a dry run too checks what it is given).
-	if k.key != "" {
-		if o.Key, err = k.open(); err != nil {
-			return err
-		}
-		defer o.Key.Close()
-	} else if k.cert != "" {
-		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
-			return err
-		}
-	}
-	if o.Upload, err = up.open(ctx); err != nil {
+	closeAll, err := openSigning(ctx, &k, auditLog, &o)
+	defer closeAll()
+	if err != nil {
 		return err
 	}
-	if auditLog != "" {
-		// Opened (and created) once the key has loaded, before any work:
-		// a log that cannot take the record stops the run before
-		// anything is signed.
-		if o.AuditLog, err = audit.OpenContext(ctx, auditLog); err != nil {
-			return fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
-		}
-		defer o.AuditLog.Close()
-		if o.Requester == "" {
-			o.Requester = sshClient()
-		}
+	o.Inputs = append(o.Inputs, up.inputs()...)
+	if o.Upload, err = up.open(ctx); err != nil {
+		return err
 	}
 	if !quiet && !asJSON {
 		if bar := newProgressBar(stderr); bar != nil {

@@ -53,6 +53,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"generate", "make the -signed source package from a template and unsigned .debs", runGenerate},
+		{"process", "sign each template version in an incoming directory exactly once (a batch queue)", runProcess},
 		{"request", "write the digests a signing host is to sign (the split signer's first half)", runRequest},
 		{"verify", "check every signature of a -signed source package against the unsigned files", runVerify},
 		{"attach", "attach a detached signature to an EFI image or kernel module", runAttach},

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mksigned/mksigned/audit"
+	"github.com/mksigned/mksigned/internal/clobber"
+	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/job"
+	"github.com/mksigned/mksigned/sign"
+)
+
+// openSigning sets what generate and process sign with in o, from their
+// flags: the inputs no output may replace, the key (or, without one, the
+// certificate that checks given signatures) and the audit log, whose
+// requester defaults to $SSH_CLIENT's address. closeAll closes what it
+// opened, and is never nil.
+func openSigning(ctx context.Context, k *keyRef, auditLog string, o *job.GenerateOptions) (closeAll func(), err error) {
+	var closers []func() error
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	o.Inputs = append(k.inputs(), clobber.Input{Flag: "--audit-log", Path: auditLog})
+	// Load the key first: a key that does not match its certificate is an
+	// error before any work (a dry run too checks what it is given).
+	if k.key != "" {
+		if o.Key, err = k.open(); err != nil {
+			return closeAll, err
+		}
+		closers = append(closers, o.Key.Close)
+	} else if k.cert != "" {
+		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
+			return closeAll, err
+		}
+	}
+	if auditLog != "" {
+		// Opened (and created) once the key has loaded, before any work:
+		// a log that cannot take the record stops the run before
+		// anything is signed.
+		if o.AuditLog, err = audit.OpenContext(ctx, auditLog); err != nil {
+			return closeAll, fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
+		}
+		closers = append(closers, o.AuditLog.Close)
+		if o.Requester == "" {
+			o.Requester = sshClient()
+		}
+	}
+	return closeAll, nil
+}
