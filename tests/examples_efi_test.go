@@ -49,56 +49,25 @@ func requireFile(t *testing.T, path, pkg string) {
 }
 
 // helloEFISignedSource is the maintainer's half of the loop: build the
-// example's unsigned package from a copy of its source, then turn it and
-// its debian/signing.yaml into the -signed source package with key and
-// cert. It returns the unsigned .deb and the signed .dsc.
-func helloEFISignedSource(t *testing.T, key, cert string) (unsigned, dsc string) {
+// example's unsigned package from a copy of its source with mksigned's
+// hook, which turns it and its debian/signing.yaml into the -signed source
+// package, signed with debian-examples/test-key. It returns the unsigned
+// .deb and the signed .dsc.
+func helloEFISignedSource(t *testing.T) (unsigned, dsc string) {
 	t.Helper()
-	testutil.RequireTool(t, "dpkg-buildpackage")
-	testutil.RequireTool(t, "dh")
 	testutil.RequireTool(t, "objcopy")
 	requireFile(t, gnuEFICrt0, "gnu-efi")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "hello-efi")
-	copyDir(t, filepath.Join(testutil.RepoRoot(t), helloEFIDir), src)
-	testutil.Run(t, src, "dpkg-buildpackage", "-b", "-uc", "-us")
-	unsigned = filepath.Join(dir, helloEFIUnsigned)
-	tmpl := filepath.Join(dir, "template")
-	mustMksigned(t, "", nil, "template", "build", filepath.Join(src, "debian/signing.yaml"),
-		"--unsigned", unsigned, "--output", tmpl)
-	out := filepath.Join(dir, "signed-source")
-	mustMksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", unsigned,
-		"--key", key, "--cert", cert, "--output", out)
-	return unsigned, onlyFile(t, out, ".dsc")
-}
-
-// installDeb installs a .deb on this machine, as Build-Depends would (the
-// signed package's rules read the original from /usr), and removes it when
-// the test ends, even if it was there before: the package is the example's
-// own, and a run that was interrupted leaves it installed. It needs root.
-func installDeb(t *testing.T, deb, pkg string) {
-	t.Helper()
-	apt := testutil.RequireTool(t, "apt-get")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("building the signed package needs %s installed, and installing it needs root", pkg)
-		}
-		t.Skipf("skipping: building the signed package needs %s installed, and installing it needs root", pkg)
-	}
-	// Other runs may hold dpkg's lock for a while: wait for it.
-	t.Cleanup(func() {
-		if out, err := exec.Command(apt, "remove", "-y", "-o", "DPkg::Lock::Timeout=600", pkg).CombinedOutput(); err != nil {
-			t.Errorf("removing %s: %v\n%s", pkg, err, out)
-		}
-	})
-	testutil.Run(t, "", apt, "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600", deb)
+	src, dsc := hookBuildExample(t, "hello-efi", "hello-efi_1.0_amd64.changes", "hello-efi-signed_1+1.0")
+	return onlyFile(t, filepath.Dir(src), helloEFIUnsigned), dsc
 }
 
 // TestExampleHelloEFI goes the whole way with debian-examples/hello-efi:
-// the unsigned build, the -signed source package, its build, sbverify of
-// the signed image, and three boots under Secure Boot with only the
-// example's own keys enrolled: the signed image runs and prints its line;
-// the unsigned one and one signed by another key are refused.
+// the unsigned build with the hook, which writes the -signed source
+// package, its build (without installing the unsigned package: see
+// buildSigned), sbverify of the signed image, and three boots under Secure
+// Boot with only the example's own keys enrolled: the signed image runs
+// and prints its line; the unsigned one and one signed by another key are
+// refused.
 func TestExampleHelloEFI(t *testing.T) {
 	sbverify := testutil.RequireTool(t, "sbverify")
 	sbsign := testutil.RequireTool(t, "sbsign")
@@ -108,16 +77,10 @@ func TestExampleHelloEFI(t *testing.T) {
 	testutil.RequireTool(t, "virt-fw-vars")
 	requireFile(t, ovmfCode, "ovmf")
 	requireFile(t, ovmfVars, "ovmf")
-	root := testutil.RepoRoot(t)
-	key := filepath.Join(root, "debian-examples/test-key/signing.key")
-	cert := filepath.Join(root, "debian-examples/test-key/signing.crt")
+	_, cert := exampleKey(t)
 
-	unsigned, dsc := helloEFISignedSource(t, key, cert)
-	installDeb(t, unsigned, "hello-efi-unsigned")
-	build := t.TempDir()
-	src := filepath.Join(build, "src")
-	testutil.Run(t, "", "dpkg-source", "-x", dsc, src)
-	testutil.Run(t, src, "dpkg-buildpackage", "-b", "-uc", "-us")
+	unsigned, dsc := helloEFISignedSource(t)
+	build := buildSigned(t, dsc, unsigned)
 	signedEFI := filepath.Join(extract(t, filepath.Join(build, helloEFISigned)), helloEFIPath+".signed")
 	unsignedEFI := filepath.Join(extract(t, unsigned), helloEFIPath)
 	testutil.Run(t, "", sbverify, "--cert", cert, signedEFI)

@@ -13,15 +13,50 @@ import (
 	"github.com/mksigned/mksigned/internal/testutil"
 )
 
+// exampleKey is debian-examples/test-key's key and certificate.
+func exampleKey(t *testing.T) (key, cert string) {
+	t.Helper()
+	dir := filepath.Join(testutil.RepoRoot(t), "debian-examples", "test-key")
+	return filepath.Join(dir, "signing.key"), filepath.Join(dir, "signing.crt")
+}
+
+// hookBuildExample copies debian-examples/name into a fresh directory and
+// builds it as its maintainer would: dpkg-buildpackage -b -uc -us with
+// mksigned's hook, $MKSIGNED_KEY and $MKSIGNED_CERT naming exampleKey (and
+// no configuration file). The build's .changes must be the one named
+// changes, and the hook must have written the -signed source package,
+// signed.dsc and signed.tar.xz, beside it. It returns the source tree
+// (its parent holds what the build wrote) and the .dsc.
+func hookBuildExample(t *testing.T, name, changes, signed string) (src, dsc string) {
+	t.Helper()
+	testutil.RequireTool(t, "dpkg-buildpackage")
+	testutil.RequireTool(t, "dh")
+	key, cert := exampleKey(t)
+	dir := t.TempDir()
+	src = filepath.Join(dir, name)
+	copyDir(t, filepath.Join(testutil.RepoRoot(t), "debian-examples", name), src)
+	dpkgBuild(t, src, append(noKeyEnv(t), "MKSIGNED_KEY="+key, "MKSIGNED_CERT="+cert),
+		"--hook-done="+mksignedBin+" hook %p %v")
+	onlyFile(t, dir, changes)
+	for _, ext := range []string{".dsc", ".tar.xz"} {
+		if _, err := os.Stat(filepath.Join(dir, signed+ext)); err != nil {
+			t.Fatalf("the hook wrote no %s beside %s: %v; the build directory holds %q",
+				signed+ext, changes, err, testutil.ListDir(t, dir))
+		}
+	}
+	return src, filepath.Join(dir, signed+".dsc")
+}
+
 // TestExampleKmod goes the whole way with debian-examples/hello-kmod, an
 // out-of-tree kernel module: dpkg-buildpackage builds it against Debian's
-// linux-headers-amd64, mksigned template build reads the debian/signing.yaml
-// that build wrote, generate signs with debian-examples/test-key, and
-// dpkg-buildpackage builds the signed source package. The signed hello.ko
+// linux-headers-amd64, with mksigned's hook, which reads the
+// debian/signing.yaml that build wrote and signs with
+// debian-examples/test-key; then dpkg-buildpackage builds the signed
+// source package (buildSigned: nothing installed). The signed hello.ko
 // must show test-key's signer and key id in modinfo, and its signature
 // must verify with openssl cms over the module as built.
 func TestExampleKmod(t *testing.T) {
-	for _, tool := range []string{"make", "gcc", "dpkg-buildpackage", "dh", "openssl"} {
+	for _, tool := range []string{"make", "gcc", "openssl"} {
 		testutil.RequireTool(t, tool)
 	}
 	modinfo := testutil.RequireTool(t, "modinfo")
@@ -32,12 +67,8 @@ func TestExampleKmod(t *testing.T) {
 		}
 		t.Skip("skipping: linux-headers-amd64 is not installed")
 	}
-	repo := testutil.RepoRoot(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "hello-kmod")
-	copyDir(t, filepath.Join(repo, "debian-examples", "hello-kmod"), src)
-	testutil.Run(t, src, "dpkg-buildpackage", "-b", "-uc", "-us")
-	unsigned := onlyFile(t, dir, "hello-kmod-modules-unsigned_1.0_amd64.deb")
+	src, dsc := hookBuildExample(t, "hello-kmod", "hello-kmod_1.0_amd64.changes", "hello-kmod-signed_1+1.0")
+	unsigned := onlyFile(t, filepath.Dir(src), "hello-kmod-modules-unsigned_1.0_amd64.deb")
 	ko := debFiles(t, unsigned)
 	if len(ko) != 1 || !regexp.MustCompile(`^lib/modules/[^/]+-amd64/updates/hello\.ko$`).MatchString(ko[0]) {
 		t.Fatalf("hello-kmod-modules-unsigned ships %q, want one lib/modules/*-amd64/updates/hello.ko", ko)
@@ -47,13 +78,8 @@ func TestExampleKmod(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	key := filepath.Join(repo, "debian-examples", "test-key", "signing.key")
-	cert := filepath.Join(repo, "debian-examples", "test-key", "signing.crt")
-	tmpl := filepath.Join(dir, "template")
-	mustMksigned(t, "", nil, "template", "build", filepath.Join(src, "debian", "signing.yaml"), "--unsigned", unsigned, "--output", tmpl)
-	out := filepath.Join(dir, "signed-source")
-	mustMksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", unsigned, "--key", key, "--cert", cert, "--output", out)
-	built := onlyFile(t, buildSigned(t, onlyFile(t, out, ".dsc"), unsigned), "hello-kmod-modules-signed_1+1.0_amd64.deb")
+	_, cert := exampleKey(t)
+	built := onlyFile(t, buildSigned(t, dsc, unsigned), "hello-kmod-modules-signed_1+1.0_amd64.deb")
 	if got := debFiles(t, built); len(got) != 1 || got[0] != ko[0] {
 		t.Errorf("hello-kmod-modules-signed ships %q, want only %s", got, ko[0])
 	}
