@@ -51,10 +51,22 @@ func TestProcessKill(t *testing.T) {
 	t.Logf("a whole run takes %v; seed %d", whole, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for i := range 20 {
+		logSize := fileSize(r.audit)
 		cmd := startProcess(t, r, io.Discard, io.Discard, "--once")
-		// Within the first third of a run: most of it is signing and
-		// writing, and 20 such kills leave work for the next.
-		time.Sleep(time.Duration(rng.Int64N(int64(whole / 3))))
+		if i%2 == 0 {
+			// Within the first third of a run: most of it is signing
+			// and writing, and 20 such kills leave work for the next.
+			time.Sleep(time.Duration(rng.Int64N(int64(whole / 3))))
+		} else {
+			// Right after a job's signatures reach the audit log: the
+			// job is claimed, and its output not yet committed. Random
+			// times alone can all fall before the first claim on a
+			// loaded machine, where starting takes longer than the
+			// reference run suggests.
+			for deadline := time.Now().Add(2 * whole); fileSize(r.audit) == logSize && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
 		if i == 0 {
@@ -98,6 +110,15 @@ func TestProcessKill(t *testing.T) {
 	if s, _ := r.once(t); len(s.Processed) != 0 || len(s.Skipped) != len(r.outputs) {
 		t.Errorf("a rerun after the kills: %+v, want all skipped", s)
 	}
+}
+
+// fileSize is the size of name, 0 if it does not exist.
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func countResumed(s processSummary) int {
