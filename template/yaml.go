@@ -255,6 +255,12 @@ func (p yamlParser) spec(top *yaml.Node) (*Spec, error) {
 	if !debname.ValidPackage(s.Source) {
 		return nil, p.errAt(vals["source"], "source", fmt.Errorf("%s is not a valid Debian package name", inputerr.Value(s.Source)))
 	}
+	if !strings.HasSuffix(s.Source, "-signed") {
+		// The template package is <source>-template, and Debian's
+		// signing service, as mksigned hook, finds templates by their
+		// name's "-signed-template".
+		return nil, p.errAt(vals["source"], "source", fmt.Errorf("%s does not end in -signed, as a signed source package's name does (its template package, <source>-template, must end in -signed-template)", inputerr.Value(s.Source)))
+	}
 	if !strings.Contains(s.Maintainer, "<") || !strings.HasSuffix(s.Maintainer, ">") {
 		return nil, p.errAt(vals["maintainer"], "maintainer", fmt.Errorf("%s is not \"Name <address>\"", inputerr.Value(s.Maintainer)))
 	}

@@ -89,6 +89,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"path twice", "path: usr/lib/example/other.efi", "path: usr/lib/example/hello.efi", "line 15: packages.example-efi-unsigned.files[1].path: \"usr/lib/example/hello.efi\" is listed twice (first on line 13)"},
 		{"bad package name", "  example-efi-unsigned:", "  Example_EFI:", "line 11: packages.Example_EFI: \"Example_EFI\" is not a valid Debian package name"},
 		{"bad source name", "source: example-efi-signed", "source: -x", "line 1: source: \"-x\" is not a valid"},
+		{"source not -signed", "source: example-efi-signed", "source: example-efi", "line 1: source: \"example-efi\" does not end in -signed"},
 		{"maintainer without address", "maintainer: Jane Doe <jane@example.org>", "maintainer: Jane Doe", "line 2: maintainer: "},
 		{"second document", "install: beside\n", "install: beside\n---\nsource: x\n", "line 18: a second YAML document"},
 		{"alias", "copyright: 2026 Jane Doe", "copyright: &c 2026 Jane Doe", "line 8: copyright: YAML anchors and aliases are not allowed"},
