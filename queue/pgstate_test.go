@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -42,30 +41,17 @@ func TestPostgresNewerSchema(t *testing.T) {
 // comes within connect_timeout, naming the URL without its password.
 func TestPostgresUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, silent
-		}
-	}()
-	dsn := fmt.Sprintf("postgres://u:hunter2secret@%s/db?connect_timeout=1&sslmode=disable", l.Addr())
+	addr := testutil.SilentServer(t)
+	dsn := fmt.Sprintf("postgres://u:hunter2secret@%s/db?connect_timeout=1&sslmode=disable", addr)
 	start := time.Now()
-	_, err = OpenPostgres(context.Background(), dsn)
+	_, err := OpenPostgres(context.Background(), dsn)
 	if err == nil {
 		t.Fatal("OpenPostgres of a silent server: no error")
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the error took %v", d)
 	}
-	want := fmt.Sprintf("state postgres://u:xxxxx@%s/db?connect_timeout=1&sslmode=disable: connecting: ", l.Addr())
+	want := fmt.Sprintf("state postgres://u:xxxxx@%s/db?connect_timeout=1&sslmode=disable: connecting: ", addr)
 	if !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "hunter2secret") {
 		t.Errorf("got %q, want it to begin %q and not hold the password", err, want)
 	}

@@ -265,3 +265,31 @@ func StopPostgres() {
 		shared.c.Remove()
 	}
 }
+
+// SilentServer listens on a TCP port of 127.0.0.1, accepts connections
+// and never answers, until the test ends: a server that hangs. It
+// returns its address.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return l.Addr().String()
+}
