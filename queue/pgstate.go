@@ -133,14 +133,23 @@ func pgConfig(dsn string) (*pgx.ConnConfig, error) {
 		cfg.ConnectTimeout = PgConnectTimeout
 	}
 	cfg.RuntimeParams["application_name"] = "mksigned process"
+	// The server's TCP keepalives (the OS's default waits two hours)
+	// find a host that died without closing its connections within a
+	// minute, and so drop its holds; ignored on a unix socket.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	return cfg, nil
 }
 
 // OpenPostgres connects to the state database dsn (a postgres:// or
 // postgresql:// URL; the password from the URL, PGPASSWORD or the
 // password file, ~/.pgpass or PGPASSFILE), creating mksigned's tables
-// when they are missing.
-func OpenPostgres(ctx context.Context, dsn string) (*PgState, error) {
+// when they are missing if create is set (else that is an error: for
+// --status, which changes nothing).
+func OpenPostgres(ctx context.Context, dsn string, create bool) (*PgState, error) {
 	cfg, err := pgConfig(dsn)
 	if err != nil {
 		return nil, err
@@ -151,7 +160,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*PgState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.schema(ctx); err != nil {
+	if err := s.schema(ctx, create); err != nil {
 		s.conn.Close(context.Background())
 		return nil, err
 	}
@@ -202,8 +211,17 @@ CREATE TABLE mksigned_summary (
 // schema creates the tables in a new database, and checks the version of
 // an old one. Two runs starting on a new database at once are serialized
 // by the claim lock.
-func (s *PgState) schema(ctx context.Context) error {
+func (s *PgState) schema(ctx context.Context, create bool) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if !create {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass('mksigned_schema') IS NOT NULL`).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return errors.New("not a mksigned state: it has no table mksigned_schema (a run of mksigned process creates it)")
+			}
+		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS mksigned_schema (version integer NOT NULL)`); err != nil {
 			return err
 		}
@@ -216,6 +234,8 @@ func (s *PgState) schema(ctx context.Context) error {
 			return err
 		}
 		switch {
+		case len(vs) == 0 && !create:
+			return errors.New("not a mksigned state: its table mksigned_schema is empty")
 		case len(vs) == 0:
 			if _, err := tx.Exec(ctx, pgTables); err != nil {
 				return err

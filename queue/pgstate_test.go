@@ -27,7 +27,7 @@ func TestPostgresNewerSchema(t *testing.T) {
 	if _, err := conn.Exec(ctx, `UPDATE mksigned_schema SET version = 2`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenPostgres(ctx, dsn)
+	_, err = OpenPostgres(ctx, dsn, true)
 	if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "schema version 2, and this mksigned reads version 1") {
 		t.Fatalf("OpenPostgres of a newer schema: got %v, want ErrNewerFormat", err)
 	}
@@ -37,6 +37,33 @@ func TestPostgresNewerSchema(t *testing.T) {
 	}
 }
 
+// Without create (--status), a database that is not a state is an error,
+// and is left without tables.
+func TestPostgresNotAState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testutil.Postgres(t)
+	_, err := OpenPostgres(ctx, dsn, false)
+	if err == nil || !strings.Contains(err.Error(), "not a mksigned state: it has no table mksigned_schema") {
+		t.Fatalf("OpenPostgres of an empty database without create: got %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'mksigned_%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("tables made: %d, %v", n, err)
+	}
+	openPostgres(t, dsn)
+	s, err := OpenPostgres(ctx, dsn, false)
+	if err != nil {
+		t.Fatalf("OpenPostgres of a state without create: %v", err)
+	}
+	s.Close()
+}
+
 // A server that accepts the connection and never answers: the error
 // comes within connect_timeout, naming the URL without its password.
 func TestPostgresUnreachable(t *testing.T) {
@@ -44,7 +71,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	addr := testutil.SilentServer(t)
 	dsn := fmt.Sprintf("postgres://u:hunter2secret@%s/db?connect_timeout=1&sslmode=disable", addr)
 	start := time.Now()
-	_, err := OpenPostgres(context.Background(), dsn)
+	_, err := OpenPostgres(context.Background(), dsn, true)
 	if err == nil {
 		t.Fatal("OpenPostgres of a silent server: no error")
 	}
@@ -56,8 +83,11 @@ func TestPostgresUnreachable(t *testing.T) {
 		t.Errorf("got %q, want it to begin %q and not hold the password", err, want)
 	}
 	cfg, err := pgConfig("postgres://u@h/db")
-	if err != nil || cfg.ConnectTimeout != PgConnectTimeout {
-		t.Errorf("default connect timeout: got %v, %v; want %v", cfg.ConnectTimeout, err, PgConnectTimeout)
+	if err != nil || cfg.ConnectTimeout != PgConnectTimeout || cfg.RuntimeParams["tcp_keepalives_idle"] != "30" {
+		t.Errorf("defaults: got connect timeout %v, params %v, %v; want %v and keepalives", cfg.ConnectTimeout, cfg.RuntimeParams, err, PgConnectTimeout)
+	}
+	if cfg, _ := pgConfig("postgres://u@h/db?connect_timeout=3&tcp_keepalives_idle=7"); cfg.ConnectTimeout != 3*time.Second || cfg.RuntimeParams["tcp_keepalives_idle"] != "7" {
+		t.Errorf("the URL's settings: got %v, %v; want 3s, 7", cfg.ConnectTimeout, cfg.RuntimeParams)
 	}
 }
 
@@ -69,13 +99,13 @@ func TestPostgresRefused(t *testing.T) {
 		{"wrong password", c.URL(testutil.PGPasswordUser, "wrong-"+testutil.PGPassword, db), "password authentication failed"},
 		{"no such database", c.URL(testutil.PGUser, testutil.PGPassword, "nosuchdb"), `database "nosuchdb" does not exist`},
 	} {
-		_, err := OpenPostgres(context.Background(), tc.dsn)
+		_, err := OpenPostgres(context.Background(), tc.dsn, true)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), testutil.PGPassword) {
 			t.Errorf("%s: got %v, want %q and no password", tc.name, err, tc.want)
 		}
 	}
 	// The right one is let in (and so the test above is of the password).
-	s, err := OpenPostgres(context.Background(), c.URL(testutil.PGPasswordUser, testutil.PGPassword, db))
+	s, err := OpenPostgres(context.Background(), c.URL(testutil.PGPasswordUser, testutil.PGPassword, db), true)
 	if err != nil {
 		t.Fatalf("the right password: %v", err)
 	}

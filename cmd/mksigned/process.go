@@ -112,7 +112,7 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	if err != nil {
 		return err
 	}
-	st, err := openState(ctx, stateDir)
+	st, err := openState(ctx, stateDir, true)
 	if err != nil {
 		return err
 	}
@@ -261,10 +261,11 @@ type statusResult struct {
 	LastPass *queue.Summary `json:"last_pass"`
 }
 
-// openState opens --state: a PostgreSQL URL or a directory.
-func openState(ctx context.Context, state string) (queue.State, error) {
+// openState opens --state: a PostgreSQL URL or a directory. Only a run
+// (create) makes the tables of a new database.
+func openState(ctx context.Context, state string, create bool) (queue.State, error) {
 	if queue.IsPostgresURL(state) {
-		return queue.OpenPostgres(ctx, state)
+		return queue.OpenPostgres(ctx, state, create)
 	}
 	return queue.OpenDir(ctx, state)
 }
@@ -273,7 +274,7 @@ func processStatus(ctx context.Context, dir string, asJSON bool, stdout io.Write
 	if _, err := os.Stat(dir); err != nil && !queue.IsPostgresURL(dir) {
 		return fmt.Errorf("--state: %w", err)
 	}
-	st, err := openState(ctx, dir)
+	st, err := openState(ctx, dir, false)
 	if err != nil {
 		return err
 	}
