@@ -66,6 +66,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PgSchema is the schema version PgState creates and reads; a database
@@ -135,13 +136,27 @@ func pgConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg.RuntimeParams["application_name"] = "mksigned process"
 	// The server's TCP keepalives (the OS's default waits two hours)
 	// find a host that died without closing its connections within a
-	// minute, and so drop its holds; ignored on a unix socket.
-	for k, v := range map[string]string{"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"} {
-		if _, ok := cfg.RuntimeParams[k]; !ok {
-			cfg.RuntimeParams[k] = v
+	// minute, and so drop its holds; ignored on a unix socket. Set once
+	// connected, not in the startup message, which a pooler (pgbouncer)
+	// refuses with parameters it does not know.
+	if sql := keepaliveSQL(cfg.RuntimeParams); sql != "" {
+		cfg.AfterConnect = func(ctx context.Context, c *pgconn.PgConn) error {
+			_, err := c.Exec(ctx, sql).ReadAll()
+			return err
 		}
 	}
 	return cfg, nil
+}
+
+// keepaliveSQL sets the keepalives that params (the URL's) do not.
+func keepaliveSQL(params map[string]string) string {
+	var set []string
+	for _, kv := range [][2]string{{"tcp_keepalives_idle", "30"}, {"tcp_keepalives_interval", "10"}, {"tcp_keepalives_count", "3"}} {
+		if _, ok := params[kv[0]]; !ok {
+			set = append(set, "SET "+kv[0]+" = "+kv[1])
+		}
+	}
+	return strings.Join(set, "; ")
 }
 
 // OpenPostgres connects to the state database dsn (a postgres:// or

@@ -83,12 +83,32 @@ func TestPostgresUnreachable(t *testing.T) {
 		t.Errorf("got %q, want it to begin %q and not hold the password", err, want)
 	}
 	cfg, err := pgConfig("postgres://u@h/db")
-	if err != nil || cfg.ConnectTimeout != PgConnectTimeout || cfg.RuntimeParams["tcp_keepalives_idle"] != "30" {
-		t.Errorf("defaults: got connect timeout %v, params %v, %v; want %v and keepalives", cfg.ConnectTimeout, cfg.RuntimeParams, err, PgConnectTimeout)
+	if err != nil || cfg.ConnectTimeout != PgConnectTimeout {
+		t.Errorf("default connect timeout: got %v, %v; want %v", cfg.ConnectTimeout, err, PgConnectTimeout)
 	}
-	if cfg, _ := pgConfig("postgres://u@h/db?connect_timeout=3&tcp_keepalives_idle=7"); cfg.ConnectTimeout != 3*time.Second || cfg.RuntimeParams["tcp_keepalives_idle"] != "7" {
-		t.Errorf("the URL's settings: got %v, %v; want 3s, 7", cfg.ConnectTimeout, cfg.RuntimeParams)
+	if cfg, _ := pgConfig("postgres://u@h/db?connect_timeout=3"); cfg.ConnectTimeout != 3*time.Second {
+		t.Errorf("the URL's connect_timeout: got %v, want 3s", cfg.ConnectTimeout)
 	}
+}
+
+// Keepalives are set on each connection, unless the URL sets them (the
+// server reads them as 0 on a unix socket, so this reads what is sent).
+func TestPostgresKeepalives(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]string{
+		"postgres://u@h/db":                       "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+		"postgres://u@h/db?tcp_keepalives_idle=7": "SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+	} {
+		cfg, err := pgConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keepaliveSQL(cfg.RuntimeParams); got != want || cfg.AfterConnect == nil {
+			t.Errorf("%s: %q, want %q", dsn, got, want)
+		}
+	}
+	// And the statements are accepted (over the socket too).
+	openPostgres(t, testutil.Postgres(t))
 }
 
 func TestPostgresRefused(t *testing.T) {

@@ -126,6 +126,11 @@ func TestProcessPostgresBad(t *testing.T) {
 			}
 		}
 	}
+	// --status changes nothing: an empty database is not a state.
+	res := mksigned(t, r.dir, nil, "process", "--status", "--state", c.NewDatabase(t))
+	if res.code != 1 || !strings.Contains(res.stderr, "not a mksigned state: it has no table mksigned_schema") {
+		t.Errorf("--status of an empty database: exit %d, stderr %q", res.code, res.stderr)
+	}
 	if _, err := os.Stat(r.out); err == nil {
 		t.Errorf("output %s made", r.out)
 	}
