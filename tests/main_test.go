@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mksigned/mksigned/internal/testutil"
 )
 
 // mksignedBin is the binary under test, built once by TestMain; under
@@ -48,6 +50,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	testutil.StopPostgres()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -38,7 +38,12 @@ func startProcess(t *testing.T, r *processRig, stdout, stderr io.Writer, args ..
 // committed is in the audit log.
 func TestProcessKill(t *testing.T) {
 	t.Parallel()
+	forStates(t, testProcessKill)
+}
+
+func testProcessKill(t *testing.T, b stateBackend) {
 	r := newProcessRig(t, 8)
+	r.state = b.state(t, r.dir)
 	ref := &processRig{}
 	*ref = *r
 	ref.out, ref.state, ref.audit = filepath.Join(r.dir, "ref-out"), filepath.Join(r.dir, "ref-state"), filepath.Join(r.dir, "ref-audit.log")
@@ -78,9 +83,11 @@ func TestProcessKill(t *testing.T) {
 		t.Fatalf("final run: exit %d, %+v\n%s", res.code, s, res.stderr)
 	}
 	checkOutputs(t, r.out, r.outputs)
-	for name := range tree(t, r.state) {
-		if strings.Contains(name, ".tmp-") {
-			t.Errorf("the state holds a killed run's temporary file %s", name)
+	if b.name == "dir" {
+		for name := range tree(t, r.state) {
+			if strings.Contains(name, ".tmp-") {
+				t.Errorf("the state holds a killed run's temporary file %s", name)
+			}
 		}
 	}
 	if d := cmpTrees(tree(t, ref.out), tree(t, r.out)); d != "" {
@@ -135,7 +142,12 @@ func countResumed(s processSummary) int {
 // processed by one of them, and signed once.
 func TestProcessTwoRuns(t *testing.T) {
 	t.Parallel()
+	forStates(t, testProcessTwoRuns)
+}
+
+func testProcessTwoRuns(t *testing.T, b stateBackend) {
 	r := newProcessRig(t, 4)
+	r.state = b.state(t, r.dir)
 	var outs [2]bytes.Buffer
 	var errs [2]bytes.Buffer
 	var cmds [2]*exec.Cmd
@@ -174,9 +186,9 @@ func TestProcessTwoRuns(t *testing.T) {
 		}
 	}
 	// Each file of a job signed once.
-	b, _ := os.ReadFile(r.audit)
+	log, _ := os.ReadFile(r.audit)
 	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(string(log), "\n"), "\n") {
 		var e struct{ Template, TemplateVersion, Package, Path string }
 		json.Unmarshal([]byte(strings.ReplaceAll(line, `"template_version"`, `"TemplateVersion"`)), &e)
 		k := e.Template + " " + e.TemplateVersion + " " + e.Package + " " + e.Path
@@ -304,7 +316,12 @@ func testProcessWatch(t *testing.T, args []string) {
 // no other is begun, and the run exits 0; the next run does the rest.
 func TestProcessTerm(t *testing.T) {
 	t.Parallel()
+	forStates(t, testProcessTerm)
+}
+
+func testProcessTerm(t *testing.T, b stateBackend) {
 	r := newProcessRig(t, 4)
+	r.state = b.state(t, r.dir)
 	cmd, lines := stderrLines(t, r, io.Discard, "--once")
 	waitLine(t, lines, "signing ")
 	cmd.Process.Signal(syscall.SIGTERM)

@@ -235,7 +235,12 @@ func committedSignatures(t *testing.T, out string, outputs []string) []string {
 
 func TestProcessOnce(t *testing.T) {
 	t.Parallel()
+	forStates(t, testProcessOnce)
+}
+
+func testProcessOnce(t *testing.T, b stateBackend) {
 	r := newProcessRig(t, 1)
+	r.state = b.state(t, r.dir)
 	writeFile(t, filepath.Join(r.in, "junk.deb"), []byte("not a package\n"), 0o644)
 	writeFile(t, filepath.Join(r.in, "README"), []byte("ignored: not *.deb\n"), 0o644)
 	writeFile(t, filepath.Join(r.in, "late.deb.part"), []byte("ignored: still being uploaded\n"), 0o644)

@@ -27,9 +27,10 @@ each *-signed-template .deb whose unsigned packages are there too (by name,
 at the versions its Build-Depends pin), write what generate writes into
 OUTPUT/<Source>_<version>/. A template whose packages are missing waits;
 one that fails is recorded with its reason and the others go on. The state
-directory records each job, so that a rerun, or a run after one that was
-killed at any moment, signs nothing that was done. Several runs may share
-a state: each job is taken by one.
+(a directory, or a PostgreSQL database for several hosts) records each
+job, so that a rerun, or a run after one that was killed at any moment,
+signs nothing that was done. Several runs may share a state: each job is
+taken by one. A run that loses its PostgreSQL connection exits non-zero.
 
 With --once, process what is there and exit (status 1 if anything
 failed); else watch the incoming directory until SIGTERM or SIGINT, which
@@ -43,7 +44,8 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	var poll time.Duration
 	fs.StringVar(&o.Incoming, "incoming", "", "directory `DIR` of template and unsigned .debs (read only)")
 	fs.StringVar(&o.Output, "output", "", "directory `DIR` to write each job's <Source>_<version>/ into (created if missing)")
-	fs.StringVar(&stateDir, "state", "", "state directory `STATE` (created if missing)")
+	fs.StringVar(&stateDir, "state", "", "state directory `STATE` (created if missing), or a PostgreSQL database\n"+
+		"postgres://USER@HOST/DB shared by several hosts (password from PGPASSFILE, ~/.pgpass or PGPASSWORD)")
 	addKeyFlags(fs, &k, "; with --sign-with, checks the signatures")
 	fs.StringVar(&o.SignWith, "sign-with", "", "have the shell command `CMD` sign instead of --key: a request (mksigned request) on its\n"+
 		"standard input, the response on its standard output, as\n"+
@@ -94,7 +96,11 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	if err := deb.CheckDecompressEnv(); err != nil {
 		return err
 	}
-	for _, d := range [][2]string{{"--output", o.Output}, {"--state", stateDir}} {
+	dirs := [][2]string{{"--output", o.Output}}
+	if !queue.IsPostgresURL(stateDir) {
+		dirs = append(dirs, [2]string{"--state", stateDir})
+	}
+	for _, d := range dirs {
 		if filepath.Clean(d[1]) == filepath.Clean(o.Incoming) {
 			return usagef("%s may not be --incoming", d[0])
 		}
@@ -106,7 +112,7 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	if err != nil {
 		return err
 	}
-	st, err := queue.OpenDir(ctx, stateDir)
+	st, err := openState(ctx, stateDir, true)
 	if err != nil {
 		return err
 	}
@@ -255,11 +261,20 @@ type statusResult struct {
 	LastPass *queue.Summary `json:"last_pass"`
 }
 
+// openState opens --state: a PostgreSQL URL or a directory. Only a run
+// (create) makes the tables of a new database.
+func openState(ctx context.Context, state string, create bool) (queue.State, error) {
+	if queue.IsPostgresURL(state) {
+		return queue.OpenPostgres(ctx, state, create)
+	}
+	return queue.OpenDir(ctx, state)
+}
+
 func processStatus(ctx context.Context, dir string, asJSON bool, stdout io.Writer) error {
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := os.Stat(dir); err != nil && !queue.IsPostgresURL(dir) {
 		return fmt.Errorf("--state: %w", err)
 	}
-	st, err := queue.OpenDir(ctx, dir)
+	st, err := openState(ctx, dir, false)
 	if err != nil {
 		return err
 	}
