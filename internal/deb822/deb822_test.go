@@ -91,8 +91,8 @@ func TestLinear(t *testing.T) {
 	if got, want := len(ps[0].Values["Description"]), 2+2*n; got != want {
 		t.Errorf("Description is %d bytes, want %d", got, want)
 	}
-	if took > 2*time.Second {
-		t.Errorf("reading %d bytes took %v, want under 2 s (linear time)", len(data), took)
+	if took > 10*time.Second {
+		t.Errorf("reading %d bytes took %v, want under 10 s (linear time)", len(data), took)
 	}
 }
 

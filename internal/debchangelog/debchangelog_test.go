@@ -112,7 +112,7 @@ func TestParseTopErrors(t *testing.T) {
 }
 
 // TestParseTopLinear: a top entry of 160,000 lines (960 KB) is parsed in
-// well under a second. pault's parser appends each line to a string: that
+// well under a second (10 s allowed: -race on a loaded CI machine took 4.7 s). pault's parser appends each line to a string: that
 // took 55 s.
 func TestParseTopLinear(t *testing.T) {
 	t.Parallel()
@@ -124,7 +124,7 @@ func TestParseTopLinear(t *testing.T) {
 	if err != nil || e.Version.String() != "1.0" {
 		t.Fatalf("ParseTop = %v, %v; want version 1.0", e, err)
 	}
-	if took > 2*time.Second {
-		t.Errorf("ParseTop of a %d-byte top entry took %v, want under 2 s (linear time)", len(cl), took)
+	if took > 10*time.Second {
+		t.Errorf("ParseTop of a %d-byte top entry took %v, want under 10 s (linear time)", len(cl), took)
 	}
 }
