@@ -138,9 +138,9 @@ measure gen_gen 0 "rm -rf $(q "$WORK/g")" \
 
 # The queue's output is generate's, byte for byte (the last generate
 # above made bench-gen1's).
-name=bench-gen1-amd64-signed_1.1-1
+name=$(basename "$(echo "$WORK"/g/*.dsc)" .dsc)
 for f in "$name.dsc" "$name.tar.xz"; do
-	cmp -s "$out/$name/$f" "$WORK/g/$f" || die "process and generate wrote different $f"
+	cmp "$out/$name/$f" "$WORK/g/$f" >&2 || die "process and generate wrote different $f"
 done
 
 # weighted NAME: the kinds' NAME (TIME or CPU) figures weighted by their

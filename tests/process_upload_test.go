@@ -16,7 +16,8 @@ import (
 // and whose .changes lists the signed .dsc; a resumed job checks the
 // .changes too; --upload-key-id signs through gpg. A key that cannot
 // sign, or a wrong passphrase, stops the run before any job is claimed:
-// no state, no output.
+// no state, no output; one made after the templates' signing time fails
+// each job.
 func TestProcessUpload(t *testing.T) {
 	t.Parallel()
 	gpgv := testutil.RequireTool(t, "gpgv")
@@ -89,6 +90,28 @@ func TestProcessUpload(t *testing.T) {
 			notExist(t, r.state)
 			notExist(t, r.out)
 			notExist(t, r.audit)
+		}
+	})
+
+	// A key made after a template's signing time can sign no job: each
+	// fails, recorded with the reason, and nothing is written.
+	t.Run("key newer than the signing time", func(t *testing.T) {
+		t.Parallel()
+		r := newProcessRig(t, 0)
+		s, res := run(t, r, "--upload-key", g.export(t, g.fresh, true, true))
+		if res.code != 1 || len(s.Failed) != 2 || len(s.Processed) != 0 {
+			t.Fatalf("exit %d, %+v; want both failed\n%s", res.code, s, res.stderr)
+		}
+		for _, f := range s.Failed {
+			if !strings.Contains(f.Reason, "created at") {
+				t.Errorf("%s failed with %q, want the key's creation time named", f.Template, f.Reason)
+			}
+		}
+		if got := testutil.ListDir(t, r.out); len(got) != 0 {
+			t.Errorf("the output holds %q, want nothing", got)
+		}
+		if st := r.status(t); len(st.Failed) != 2 {
+			t.Errorf("status: %+v, want both recorded failed", st)
 		}
 	})
 
