@@ -21,15 +21,18 @@
 #   template's SHA-256) and state look-ups, with no work.
 # The queue's own cost is process's time over generate's.
 #
-# TODO(postgres): two workers against one on PostgreSQL (issue 12 §3).
-# The PostgreSQL state was not in the integration branch when this was
-# written. Once `--state postgres://...` exists: start a throwaway cluster
-# (initdb + pg_ctl -o "-k $WORK -h ''" in $WORK), time one `process
-# --once` against two started together on the same URL (each with
-# --jobs 1, on a fresh database each run), and check that the two
-# summaries' processed lists are disjoint and together all templates.
+# With a mksigned whose process takes --state postgres://... (the
+# PostgreSQL state), and PostgreSQL installed: a throwaway cluster
+# (initdb + pg_ctl in a temporary directory, a unix socket only, run as
+# the postgres user when root), and one `process --once` against two
+# started together on one database (a new one each run), both
+# processing the same incoming directory into one output directory. The
+# two summaries' processed lists must be disjoint and together every
+# template. Without that state, the line says so (a TODO until it is
+# merged).
 #
-# Env: BENCH_RUNS (default 3: process runs), BENCH_TEMPLATES (default 200).
+# Env: BENCH_RUNS (default 3: process runs), BENCH_TEMPLATES (default 200),
+# BENCH_PG (default 1; 0 skips PostgreSQL).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -154,10 +157,52 @@ ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
 per() { awk -v s="$1" -v t="$total" 'BEGIN { print s / t }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'; }
 
+# PostgreSQL: one worker against two.
+pg_line="postgres: not measured (TODO: this mksigned's process has no PostgreSQL state)"
+if [[ ${BENCH_PG:-1} == 0 ]]; then
+	pg_line="postgres: not measured (BENCH_PG=0)"
+elif "$MKSIGNED" process -h 2>&1 | grep -E 'postgres(ql)?://' >/dev/null; then
+	pgbin=$(find /usr/lib/postgresql -path '*/bin/initdb' 2>/dev/null | sort -V | tail -1)
+	pgbin=${pgbin%/initdb}
+	[[ -n $pgbin ]] || die "no /usr/lib/postgresql/*/bin/initdb: apt-get install postgresql (or BENCH_PG=0)"
+	# Short: a unix socket's path is at most 107 bytes.
+	pgdir=$(mktemp -d /tmp/mksigned-pg.XXXXXX)
+	pgport=$((20000 + RANDOM % 20000))
+	as_pg=()
+	if [[ $(id -u) == 0 ]]; then
+		chown postgres: "$pgdir"
+		as_pg=(runuser -u postgres --)
+	fi
+	pg() { "${as_pg[@]}" "$pgbin/$1" "${@:2}"; }
+	trap 'pg pg_ctl -D "$pgdir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$WORK" "$pgdir"' EXIT
+	log "starting a throwaway PostgreSQL cluster ($pgbin) in $pgdir"
+	pg initdb -D "$pgdir/data" -U mksigned -A trust -E UTF8 --no-sync --locale=C.UTF-8 >"$pgdir/initdb.log" 2>&1 ||
+		die "initdb failed: $(cat "$pgdir/initdb.log")"
+	pg pg_ctl -D "$pgdir/data" -l "$pgdir/log" -w -o "-p $pgport -k $pgdir -c listen_addresses=" start >/dev/null ||
+		die "postgres did not start: $(cat "$pgdir/log")"
+	url="postgres://mksigned@/bench?host=$pgdir&port=$pgport"
+	fresh="$(q "$pgbin/dropdb" -h "$pgdir" -p "$pgport" -U mksigned --if-exists bench) && $(q "$pgbin/createdb" -h "$pgdir" -p "$pgport" -U mksigned bench) && rm -rf $(q "$out")"
+	pgp=("$MKSIGNED" process --incoming "$in" --output "$out" --state "$url" --key "$KEY" --cert "$CERT" --once --json)
+	measure pg1 "$runs" "$fresh" "$(q "${pgp[@]}") >$(q "$WORK/pg1.json")"
+	got=$(jq -r '.processed | length' "$WORK/pg1.json")
+	[[ $got == "$total" ]] || die "one worker on PostgreSQL processed $got, want $total"
+	two="$(q "${pgp[@]}") >$(q "$WORK/pg2a.json") & a=\$!; $(q "${pgp[@]}") >$(q "$WORK/pg2b.json"); b=\$?; wait \$a && [ \$b = 0 ]"
+	measure pg2 "$runs" "$fresh" "bash -c $(q "$two")"
+	# The last run's two summaries: each template processed by one.
+	jq -r '.processed[] | .template + " " + .version' "$WORK/pg2a.json" "$WORK/pg2b.json" | sort >"$WORK/pg2.list"
+	got=$(sort -u "$WORK/pg2.list" | wc -l)
+	[[ $(wc -l <"$WORK/pg2.list") == "$total" && $got == "$total" ]] ||
+		die "two workers processed $(wc -l <"$WORK/pg2.list") jobs, $got distinct, want $total"
+	na=$(jq '.processed | length' "$WORK/pg2a.json")
+	pg_line=$(printf 'postgres: one worker %s (cpu %s), %s a template; two workers %s (cpu %s; %d and %d templates): %sx' \
+		"$(fmt_s "${TIME[pg1]}")" "$(fmt_s "${CPU[pg1]}")" "$(ms "$(per "${TIME[pg1]}")")" \
+		"$(fmt_s "${TIME[pg2]}")" "$(fmt_s "${CPU[pg2]}")" "$na" "$((total - na))" "$(ratio "${TIME[pg1]}" "${TIME[pg2]}")")
+fi
+
 p=$(per "${TIME[process]}") pc=$(per "${CPU[process]}")
 g=$(weighted TIME) gc=$(weighted CPU)
-printf 'process: %d templates (%d fwupd, %d shim-helpers, %d generated) from an empty state: %s (cpu %s, %d MB), %s a template (cpu %s); generate of each alone: %s a template (cpu %s; fwupd %s, shim %s, generated %s): the queue %s wall, %s cpu; a pass over the %d done: %s, %s a template\n' \
+printf 'process: %d templates (%d fwupd, %d shim-helpers, %d generated) from an empty state: %s (cpu %s, %d MB), %s a template (cpu %s); generate of each alone: %s a template (cpu %s; fwupd %s, shim %s, generated %s): the queue %s wall, %s cpu; a pass over the %d done: %s, %s a template; %s\n' \
 	"$total" "$nfwupd" "$nshim" "$ngen" "$(fmt_s "${TIME[process]}")" "$(fmt_s "${CPU[process]}")" "${RSS[process]}" \
 	"$(ms "$p")" "$(ms "$pc")" "$(ms "$g")" "$(ms "$gc")" \
 	"$(ms "${TIME[gen_fwupd]}")" "$(ms "${TIME[gen_shim]}")" "$(ms "${TIME[gen_gen]}")" \
-	"$(pct "$p" "$g")" "$(pct "$pc" "$gc")" "$total" "$(fmt_s "${TIME[noop]}")" "$(ms "$(per "${TIME[noop]}")")"
+	"$(pct "$p" "$g")" "$(pct "$pc" "$gc")" "$total" "$(fmt_s "${TIME[noop]}")" "$(ms "$(per "${TIME[noop]}")")" "$pg_line"
