@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs every benchmark in turn (efi-shim, kernel, modules, signer, decoders, go) and prints
+# Runs every benchmark in turn (efi-shim, kernel, modules, signer, decoders, process, go) and prints
 # the machine, then each script's summary line again at the end. A failing
 # script does not stop the others; the exit status says whether all passed.
 #
@@ -12,7 +12,7 @@ set -euo pipefail
 machine_info
 summaries=()
 failed=()
-for b in ${BENCH_ONLY:-efi-shim kernel modules signer decoders go}; do
+for b in ${BENCH_ONLY:-efi-shim kernel modules signer decoders process go}; do
 	log "== $b"
 	if out=$("$BENCH_DIR/$b.sh"); then
 		printf '%s\n' "$out"

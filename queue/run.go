@@ -212,7 +212,7 @@ func (o Options) work(ctx context.Context, c Claim, tmpl string, debs []string) 
 		}
 		// Written by the run that died holding the job: committed whole
 		// (by a rename), but checked all the same.
-		if err := checkOutput(out); err != nil {
+		if err := checkOutput(out, o.Generate.Changes); err != nil {
 			return false, fmt.Errorf("output %s, left by a run that died: %w", inputerr.Name(out), err)
 		}
 		o.logf("resumed %s: %s was complete\n", rec.Key, inputerr.Name(out))

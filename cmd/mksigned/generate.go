@@ -86,13 +86,9 @@ clear-signs the .dsc and then the .changes as debsign does, ready for dput.
 		return err
 	}
 	o.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	closeAll, err := openSigning(ctx, &k, auditLog, &o)
+	closeAll, err := openSigning(ctx, &k, &up, auditLog, &o)
 	defer closeAll()
 	if err != nil {
-		return err
-	}
-	o.Inputs = append(o.Inputs, up.inputs()...)
-	if o.Upload, err = up.open(ctx); err != nil {
 		return err
 	}
 	if !quiet && !asJSON {

@@ -21,6 +21,7 @@ import (
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("process",
 		"--incoming DIR --output DIR --state STATE (--key KEY --cert CERT | --key pkcs11:URI | --sign-with CMD) [--once]\n"+
+			"      [--changes] [--upload-key FILE [--upload-passphrase-file FILE] | --upload-key-id FPR]\n"+
 			"  mksigned process --status --state STATE",
 		`Sign every template version in the incoming directory exactly once: for
 each *-signed-template .deb whose unsigned packages are there too (by name,
@@ -36,6 +37,10 @@ With --once, process what is there and exit (status 1 if anything
 failed); else watch the incoming directory until SIGTERM or SIGINT, which
 let the job in hand finish, and exit 0. Name files *.deb only when they
 are complete (upload as NAME.part, then rename): other names are ignored.
+
+With --changes, each output also holds the .changes; --upload-key (or
+--upload-key-id) clear-signs the .dsc and the .changes, as generate does.
+The key is loaded once, before any job is taken.
 `, stdout)
 	var o queue.Options
 	var k keyRef
@@ -53,6 +58,8 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	fs.StringVar(&auditLog, "audit-log", "", "record each signature made in the audit log `FILE`, naming the job and attempt")
 	fs.StringVar(&o.Generate.Requester, "requester", "", "`NAME` who asked, for --audit-log (default: $SSH_CLIENT's address)")
 	fs.IntVar(&o.Generate.Jobs, "jobs", min(runtime.NumCPU(), job.MaxJobs), fmt.Sprintf("sign `N` files of a job at once, at most %d", job.MaxJobs))
+	var up uploadFlags
+	up.define(fs, &o.Generate)
 	fs.BoolVar(&once, "once", false, "process what is there, then exit")
 	fs.DurationVar(&poll, "poll", 2*time.Second, "without --once, look at the incoming directory every `D`, beside inotify")
 	fs.BoolVar(&noInotify, "no-inotify", false, "without --once, only poll (inotify does not see the changes other NFS clients make)")
@@ -69,7 +76,7 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	case stateDir == "":
 		return usagef("--state is required")
 	case status:
-		if o.Incoming != "" || o.Output != "" || k.key != "" || once || auditLog != "" {
+		if o.Incoming != "" || o.Output != "" || k.key != "" || once || auditLog != "" || o.Generate.Changes || up.given() {
 			return usagef("--status takes only --state and --json")
 		}
 		return processStatus(ctx, stateDir, asJSON, stdout)
@@ -90,6 +97,9 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	case len(o.Generate.Requester) > maxRequester:
 		return usagef("--requester is %d bytes, more than %d", len(o.Generate.Requester), maxRequester)
 	}
+	if err := up.check(); err != nil {
+		return err
+	}
 	if err := k.check(); err != nil {
 		return err
 	}
@@ -107,7 +117,9 @@ are complete (upload as NAME.part, then rename): other names are ignored.
 	}
 	g := &o.Generate
 	g.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
-	closeAll, err := openSigning(ctx, &k, auditLog, g)
+	// The upload key is loaded here, once for every job, before the
+	// state is opened: a key that cannot sign claims nothing.
+	closeAll, err := openSigning(ctx, &k, &up, auditLog, g)
 	defer closeAll()
 	if err != nil {
 		return err

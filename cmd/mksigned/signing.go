@@ -13,10 +13,10 @@ import (
 
 // openSigning sets what generate and process sign with in o, from their
 // flags: the inputs no output may replace, the key (or, without one, the
-// certificate that checks given signatures) and the audit log, whose
-// requester defaults to $SSH_CLIENT's address. closeAll closes what it
-// opened, and is never nil.
-func openSigning(ctx context.Context, k *keyRef, auditLog string, o *job.GenerateOptions) (closeAll func(), err error) {
+// certificate that checks given signatures), the upload's OpenPGP key
+// (up) and the audit log, whose requester defaults to $SSH_CLIENT's
+// address. closeAll closes what it opened, and is never nil.
+func openSigning(ctx context.Context, k *keyRef, up *uploadFlags, auditLog string, o *job.GenerateOptions) (closeAll func(), err error) {
 	var closers []func() error
 	closeAll = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -35,6 +35,12 @@ func openSigning(ctx context.Context, k *keyRef, auditLog string, o *job.Generat
 		if o.Cert, err = sign.LoadCertificate(k.cert); err != nil {
 			return closeAll, err
 		}
+	}
+	// The upload key too, before the audit log is created: a key that
+	// cannot sign or a wrong passphrase leaves nothing written.
+	o.Inputs = append(o.Inputs, up.inputs()...)
+	if o.Upload, err = up.open(ctx); err != nil {
+		return closeAll, err
 	}
 	if auditLog != "" {
 		// Opened (and created) once the key has loaded, before any work:

@@ -45,6 +45,9 @@ func (u *uploadFlags) inputs() []clobber.Input {
 	return []clobber.Input{{Flag: "--upload-key", Path: u.key}, {Flag: "--upload-passphrase-file", Path: u.passFile}}
 }
 
+// given says whether any flag of u but --changes is set.
+func (u *uploadFlags) given() bool { return u.key != "" || u.passFile != "" || u.keyID != "" }
+
 // open loads --upload-key (or checks that gpg has --upload-key-id's
 // secret key): nil when neither is given.
 func (u *uploadFlags) open(ctx context.Context) (job.ClearSigner, error) {
