@@ -239,16 +239,30 @@ func (g GPG) ClearSign(ctx context.Context, text []byte, _ time.Time) ([]byte, e
 // maxGPGStderr is how much of gpg's complaint goes into an error.
 const maxGPGStderr = 2048
 
+// gpgTimeout bounds one gpg run: time for a PIN typed into pinentry,
+// not for a gpg (or an agent or card) that hangs. gpgWaitDelay is how
+// long gpg's children (a shell script's sleep) may hold its output open
+// once it is killed.
+var gpgTimeout, gpgWaitDelay = 5 * time.Minute, 2 * time.Second
+
 func (g GPG) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	prog := g.Program
 	if prog == "" {
 		prog = "gpg"
 	}
-	cmd := exec.CommandContext(ctx, prog, append([]string{"--batch", "--no-tty"}, args...)...)
+	bounded, cancel := context.WithTimeout(ctx, gpgTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(bounded, prog, append([]string{"--batch", "--no-tty"}, args...)...)
+	cmd.WaitDelay = gpgWaitDelay
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else if bounded.Err() != nil {
+			err = fmt.Errorf("did not finish in %s: %w", gpgTimeout, err)
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > maxGPGStderr {
 			msg = msg[:maxGPGStderr] + "..."
