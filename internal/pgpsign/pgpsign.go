@@ -39,6 +39,11 @@ import (
 // few subkeys and user IDs is some 20 KB.
 const maxKeyFile = 1 << 20
 
+// minRSABits is the smallest RSA signing key LoadKey takes: Debian's
+// keyring maintainers refuse smaller keys, so an upload signed with one
+// would be rejected anyway.
+const minRSABits = 2048
+
 // Passphrase returns the passphrase of an encrypted key; it is asked
 // only when the key is encrypted.
 type Passphrase = func() ([]byte, error)
@@ -78,6 +83,9 @@ func LoadKey(flag, path string, pass Passphrase) (*Key, error) {
 	key, ok := k.entity.SigningKey(time.Now())
 	if !ok {
 		return nil, k.errorf("key %X cannot sign: it has expired, is revoked, or has no key that may sign", k.entity.PrimaryKey.Fingerprint)
+	}
+	if bits, err := key.PublicKey.BitLength(); err == nil && bits < minRSABits && key.PublicKey.PubKeyAlgo == packet.PubKeyAlgoRSA {
+		return nil, k.errorf("key %X: its signing key %X is RSA of %d bits; Debian's keyrings take %d at least", k.entity.PrimaryKey.Fingerprint, key.PublicKey.Fingerprint, bits, minRSABits)
 	}
 	if key.PrivateKey == nil {
 		return nil, k.errorf("key %X: its signing key %X has no secret part here", k.entity.PrimaryKey.Fingerprint, key.PublicKey.Fingerprint)
