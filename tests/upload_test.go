@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/testutil"
 )
@@ -291,6 +293,8 @@ func TestUploadKeyBadInput(t *testing.T) {
 	writeFile(t, wrongFile, []byte(wrong+"\n"), 0o600)
 	notKey := filepath.Join(t.TempDir(), "not-a-key")
 	writeFile(t, notKey, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnonsense\n"), 0o600)
+	bigFile := filepath.Join(t.TempDir(), "big")
+	writeFile(t, bigFile, bytes.Repeat([]byte(wrong), 70<<10/len(wrong)), 0o600)
 	env := []string{"GNUPGHOME=" + g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_UPLOAD_PASSPHRASE="}
 	cases := []struct {
 		name string
@@ -306,6 +310,7 @@ func TestUploadKeyBadInput(t *testing.T) {
 		{"missing file", nil, []string{"--upload-key", filepath.Join(t.TempDir(), "none")}, []string{"--upload-key", "no such file"}},
 		{"no passphrase", nil, []string{"--upload-key", goodKey}, []string{"--upload-key", "encrypted", "--upload-passphrase-file", "MKSIGNED_UPLOAD_PASSPHRASE"}},
 		{"wrong passphrase file", nil, []string{"--upload-key", goodKey, "--upload-passphrase-file", wrongFile}, []string{"--upload-key", "wrong passphrase"}},
+		{"passphrase file too big", nil, []string{"--upload-key", goodKey, "--upload-passphrase-file", bigFile}, []string{"--upload-key", "big", "more than"}},
 		{"wrong passphrase in the environment", []string{"MKSIGNED_UPLOAD_PASSPHRASE=" + wrong}, []string{"--upload-key", goodKey}, []string{"--upload-key", "wrong passphrase"}},
 		{"unknown gpg key", nil, []string{"--upload-key-id", "0000000000000000000000000000000000000000"}, []string{"--upload-key-id", "gpg"}},
 		{"both", nil, []string{"--upload-key", goodKey, "--upload-key-id", g.rsa}, []string{"--upload-key", "--upload-key-id"}},
@@ -327,4 +332,32 @@ func TestUploadKeyBadInput(t *testing.T) {
 			noPassphrase(t, r, wrong)
 		})
 	}
+}
+
+// TestUploadPassphraseFIFO: a passphrase file that is a FIFO no one
+// writes stops at SIGINT (exit 130, nothing written); open(2) blocked in
+// it, and SIGINT and SIGTERM were caught and ignored.
+func TestUploadPassphraseFIFO(t *testing.T) {
+	g := newGnuPG(t)
+	key, cert := newKey(t, "2048")
+	fifo := filepath.Join(t.TempDir(), "pass")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := debianCases[0]
+	parent := t.TempDir()
+	isolated, _, marker := isolatedEnv(t)
+	env := append(isolated, "GNUPGHOME="+g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_UPLOAD_PASSPHRASE=")
+	cmd, stderr, exited := startGroup(t, mksignedBin, env, generateArgsKey(t, c, key, cert, filepath.Join(parent, "out"),
+		"--changes", "--upload-key", g.export(t, g.good, true, true), "--upload-passphrase-file", fifo)...)
+	time.Sleep(time.Second)
+	select {
+	case err := <-exited:
+		t.Fatalf("mksigned ended (%v) before the signal; stderr: %s", err, stderr)
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	wantInterrupted(t, cmd, stderr, exited, 5*time.Second, parent, marker)
 }
