@@ -361,3 +361,48 @@ func TestUploadPassphraseFIFO(t *testing.T) {
 	}
 	wantInterrupted(t, cmd, stderr, exited, 5*time.Second, parent, marker)
 }
+
+// TestChangesOutputChecked: with --changes, the .changes's place in
+// --output is checked with the others before any work: a directory of
+// its name is refused (by a dry run too) and nothing is written.
+func TestChangesOutputChecked(t *testing.T) {
+	c := debianCases[0]
+	out := filepath.Join(t.TempDir(), "out")
+	changes := filepath.Join(out, "fwupd-amd64-signed_1.4+1_source.changes")
+	if err := os.MkdirAll(changes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []string{"--changes", "--dry-run"} { // the dry run too
+		r := mksigned(t, "", nil, generateArgs(t, c, out, "--changes", dry)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "_source.changes exists and is a directory") {
+			t.Fatalf("%s: exit %d, stderr %q: want the .changes named as a directory", dry, r.code, r.stderr)
+		}
+	}
+	if got := testutil.ListDir(t, out); len(got) != 1 {
+		t.Errorf("--output holds %v, want only the directory", got)
+	}
+}
+
+// TestChangesBadChangelog: a top changelog entry dpkg-genchanges -S
+// refuses (binary-only=yes) stops --changes before any work, in a dry
+// run too, naming debian/changelog; nothing is written.
+func TestChangesBadChangelog(t *testing.T) {
+	tmpl := hardTemplate(t, hardModule+":linux-module")
+	writeFile(t, filepath.Join(tmpl, "source-template", "debian", "changelog"), []byte(hardSource+` (1.0+1) unstable; urgency=medium, binary-only=yes
+
+  * Sign.
+
+ -- mksigned tests <tests@example.org>  Sat, 28 Nov 2026 12:00:00 +0000
+`), 0o644)
+	unsigned := bombDeb(t, hardPkg, 0, 0, tarPart{name: hardModule, data: unsignedModule(t)})
+	key, cert := newKey(t, "2048")
+	out := filepath.Join(t.TempDir(), "out")
+	for _, dry := range []string{"--changes", "--dry-run"} {
+		r := mksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", unsigned, "--key", key, "--cert", cert,
+			"--output", out, "--changes", dry)
+		if r.code == 0 || !strings.Contains(r.stderr, "debian/changelog") || !strings.Contains(r.stderr, "binary-only") {
+			t.Errorf("%s: exit %d, stderr %q: want an error naming debian/changelog and binary-only", dry, r.code, r.stderr)
+		}
+	}
+	notExist(t, out)
+}
