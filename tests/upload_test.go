@@ -406,3 +406,25 @@ func TestChangesBadChangelog(t *testing.T) {
 	}
 	notExist(t, out)
 }
+
+// TestUploadPassphraseNotInChildren: $MKSIGNED_UPLOAD_PASSPHRASE is gone
+// from the environment of the programs generate runs (xz, here a script
+// that records its environment), once the key is decrypted.
+func TestUploadPassphraseNotInChildren(t *testing.T) {
+	g := newGnuPG(t)
+	realXZ := testutil.RequireTool(t, "xz")
+	bin := t.TempDir()
+	dump := filepath.Join(t.TempDir(), "env")
+	writeFile(t, filepath.Join(bin, "xz"), []byte("#!/bin/sh\nenv >>"+dump+"\nexec "+realXZ+" \"$@\"\n"), 0o755)
+	out := filepath.Join(t.TempDir(), "out")
+	env := []string{"GNUPGHOME=" + g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_DECOMPRESS=external",
+		"MKSIGNED_UPLOAD_PASSPHRASE=" + uploadPassphrase, "PATH=" + bin + ":" + os.Getenv("PATH")}
+	r := mksigned(t, "", env, generateArgs(t, debianCases[0], out, "--changes", "--upload-key", g.export(t, g.good, true, true))...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	got := readFileT(t, dump) // xz ran
+	if bytes.Contains(got, []byte(uploadPassphrase)) {
+		t.Errorf("xz's environment holds the passphrase")
+	}
+}
