@@ -293,6 +293,10 @@ func TestUploadKeyBadInput(t *testing.T) {
 	writeFile(t, wrongFile, []byte(wrong+"\n"), 0o600)
 	notKey := filepath.Join(t.TempDir(), "not-a-key")
 	writeFile(t, notKey, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnonsense\n"), 0o600)
+	// The primary key (the one that signs) as a stub, as for a key on a card.
+	stub := filepath.Join(t.TempDir(), "stub.asc")
+	writeFile(t, stub, testutil.Run(t, "", "gpg", "--homedir", g.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", uploadPassphrase,
+		"--armor", "--export-secret-subkeys", g.good), 0o600)
 	bigFile := filepath.Join(t.TempDir(), "big")
 	writeFile(t, bigFile, bytes.Repeat([]byte(wrong), 70<<10/len(wrong)), 0o600)
 	env := []string{"GNUPGHOME=" + g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_UPLOAD_PASSPHRASE="}
@@ -306,6 +310,7 @@ func TestUploadKeyBadInput(t *testing.T) {
 		{"expired", nil, []string{"--upload-key", g.export(t, g.expired, true, true)}, []string{"--upload-key", "cannot sign"}},
 		{"certify only", nil, []string{"--upload-key", g.export(t, g.cert, true, true)}, []string{"--upload-key", "cannot sign"}},
 		{"made after the signing time", nil, []string{"--upload-key", g.export(t, g.fresh, true, true)}, []string{"--upload-key", "created at", "SOURCE_DATE_EPOCH"}},
+		{"card stub", nil, []string{"--upload-key", stub}, []string{"--upload-key", "stub.asc", "stub", "--upload-key-id"}},
 		{"not a key", nil, []string{"--upload-key", notKey}, []string{"--upload-key", "not-a-key"}},
 		{"missing file", nil, []string{"--upload-key", filepath.Join(t.TempDir(), "none")}, []string{"--upload-key", "no such file"}},
 		{"no passphrase", nil, []string{"--upload-key", goodKey}, []string{"--upload-key", "encrypted", "--upload-passphrase-file", "MKSIGNED_UPLOAD_PASSPHRASE"}},
