@@ -311,6 +311,7 @@ func TestUploadKeyBadInput(t *testing.T) {
 		{"certify only", nil, []string{"--upload-key", g.export(t, g.cert, true, true)}, []string{"--upload-key", "cannot sign"}},
 		{"made after the signing time", nil, []string{"--upload-key", g.export(t, g.fresh, true, true)}, []string{"--upload-key", "created at", "SOURCE_DATE_EPOCH"}},
 		{"card stub", nil, []string{"--upload-key", stub}, []string{"--upload-key", "stub.asc", "stub", "--upload-key-id"}},
+		{"made after the signing time, dry run", nil, []string{"--dry-run", "--upload-key", g.export(t, g.fresh, true, true)}, []string{"--upload-key", "created at"}},
 		{"not a key", nil, []string{"--upload-key", notKey}, []string{"--upload-key", "not-a-key"}},
 		{"missing file", nil, []string{"--upload-key", filepath.Join(t.TempDir(), "none")}, []string{"--upload-key", "no such file"}},
 		{"no passphrase", nil, []string{"--upload-key", goodKey}, []string{"--upload-key", "encrypted", "--upload-passphrase-file", "MKSIGNED_UPLOAD_PASSPHRASE"}},

@@ -34,6 +34,11 @@ func TestGPGExitStatus(t *testing.T) {
 	if out, err := g.ClearSign(context.Background(), []byte("x\n"), time.Time{}); err == nil || !strings.Contains(err.Error(), "No secret key") {
 		t.Errorf("ClearSign: %q, %v, want gpg's complaint", out, err)
 	}
+	// Exit 0 without a clear-signed message (a wrapper script gone wrong).
+	g.Program = fakeGPG(t, "cat\n")
+	if out, err := g.ClearSign(context.Background(), []byte("x\n"), time.Time{}); err == nil || !strings.Contains(err.Error(), "no clear-signed message") {
+		t.Errorf("ClearSign of a gpg that echoes: %q, %v", out, err)
+	}
 }
 
 // TestGPGHangs: a gpg that never ends (its child holding the output
