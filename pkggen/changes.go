@@ -196,12 +196,17 @@ func parseTopEntry(data []byte) (*topEntry, error) {
 	}
 	e := &topEntry{distribution: strings.Join(strings.Fields(m[3]), " "), urgency: "unknown"}
 	if opts := strings.TrimLeft(m[4], perlSpace); opts != "" {
+		seen := map[string]bool{}
 		for _, opt := range perlSplit(reOptionSep, opts) {
 			kv := reOption.FindStringSubmatch(opt)
 			if kv == nil {
 				continue // dpkg: "bad key-value after ';'", and drops it
 			}
 			k, v := fieldCapitalize(kv[1]), kv[2]
+			if seen[k] {
+				continue // dpkg: "repeated key-value", and keeps the first
+			}
+			seen[k] = true
 			switch k {
 			case "Urgency":
 				if j := strings.IndexAny(v, perlSpace); j >= 0 {

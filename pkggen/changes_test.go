@@ -63,6 +63,7 @@ func TestChangesMatchDpkgGenchanges(t *testing.T) {
 	t.Parallel()
 	noSection := "Source: synth\nMaintainer: A <a@example.org>\nXC-Custom: from control\n\nPackage: synth\nArchitecture: amd64\nDescription: test\n test\n"
 	lowerSection := "Source: synth\nsection: libs\npriority: optional\nMaintainer: A <a@example.org>\n\nPackage: synth\nArchitecture: amd64\nDescription: test\n test\n"
+	const trailer = " -- A <a@example.org>  Tue, 14 Nov 2023 22:13:20 +0000\n"
 	cases := []struct{ name, changelog, control string }{
 		{"basic", "", ""},
 		{"rich changelog", richChangelog, ""},
@@ -70,6 +71,11 @@ func TestChangesMatchDpkgGenchanges(t *testing.T) {
 		{"no section", "", noSection},
 		{"lower-case section", "", lowerSection},
 		{"no urgency", "synth (2.0) unstable;\n\n  * x\n\n -- A <a@example.org>  Tue, 14 Nov 2023 22:13:20 +0000\n", ""},
+		// dpkg keeps the first of a repeated option, after a warning.
+		{"repeated options", "synth (2.0) unstable; urgency=low, XC-Foo=a, xc-foo=b, Urgency=high\n\n  * x\n\n" + trailer, ""},
+		{"CRLF", "synth (2.0) unstable; urgency=low\r\n\r\n  * x\r\n\r\n" + strings.TrimSuffix(trailer, "\n") + "\r\n", ""},
+		{"Latin-1, commas", "synth (2.0) unstable; urgency=low\n\n  * caf\xe9\n\n -- Doe, J\xf6rg <a@example.org>  Tue, 14 Nov 2023 22:13:20 +0000\n",
+			strings.Replace(lowerSection, "A <a@example.org>", "\"Doe, J\xf6rg\" <a@example.org>", 1)},
 		{"one-digit day", "synth (2.0) unstable; urgency=low\n\n  * x\n\n -- A <a@example.org>  Tue,  7 Nov 2023 22:13:20 +0000\n", ""},
 	}
 	for _, tc := range cases {

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/testutil"
 )
@@ -291,6 +293,12 @@ func TestUploadKeyBadInput(t *testing.T) {
 	writeFile(t, wrongFile, []byte(wrong+"\n"), 0o600)
 	notKey := filepath.Join(t.TempDir(), "not-a-key")
 	writeFile(t, notKey, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnonsense\n"), 0o600)
+	// The primary key (the one that signs) as a stub, as for a key on a card.
+	stub := filepath.Join(t.TempDir(), "stub.asc")
+	writeFile(t, stub, testutil.Run(t, "", "gpg", "--homedir", g.home, "--batch", "--pinentry-mode", "loopback", "--passphrase", uploadPassphrase,
+		"--armor", "--export-secret-subkeys", g.good), 0o600)
+	bigFile := filepath.Join(t.TempDir(), "big")
+	writeFile(t, bigFile, bytes.Repeat([]byte(wrong), 70<<10/len(wrong)), 0o600)
 	env := []string{"GNUPGHOME=" + g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_UPLOAD_PASSPHRASE="}
 	cases := []struct {
 		name string
@@ -302,10 +310,13 @@ func TestUploadKeyBadInput(t *testing.T) {
 		{"expired", nil, []string{"--upload-key", g.export(t, g.expired, true, true)}, []string{"--upload-key", "cannot sign"}},
 		{"certify only", nil, []string{"--upload-key", g.export(t, g.cert, true, true)}, []string{"--upload-key", "cannot sign"}},
 		{"made after the signing time", nil, []string{"--upload-key", g.export(t, g.fresh, true, true)}, []string{"--upload-key", "created at", "SOURCE_DATE_EPOCH"}},
+		{"card stub", nil, []string{"--upload-key", stub}, []string{"--upload-key", "stub.asc", "stub", "--upload-key-id"}},
+		{"made after the signing time, dry run", nil, []string{"--dry-run", "--upload-key", g.export(t, g.fresh, true, true)}, []string{"--upload-key", "created at"}},
 		{"not a key", nil, []string{"--upload-key", notKey}, []string{"--upload-key", "not-a-key"}},
 		{"missing file", nil, []string{"--upload-key", filepath.Join(t.TempDir(), "none")}, []string{"--upload-key", "no such file"}},
 		{"no passphrase", nil, []string{"--upload-key", goodKey}, []string{"--upload-key", "encrypted", "--upload-passphrase-file", "MKSIGNED_UPLOAD_PASSPHRASE"}},
 		{"wrong passphrase file", nil, []string{"--upload-key", goodKey, "--upload-passphrase-file", wrongFile}, []string{"--upload-key", "wrong passphrase"}},
+		{"passphrase file too big", nil, []string{"--upload-key", goodKey, "--upload-passphrase-file", bigFile}, []string{"--upload-key", "big", "more than"}},
 		{"wrong passphrase in the environment", []string{"MKSIGNED_UPLOAD_PASSPHRASE=" + wrong}, []string{"--upload-key", goodKey}, []string{"--upload-key", "wrong passphrase"}},
 		{"unknown gpg key", nil, []string{"--upload-key-id", "0000000000000000000000000000000000000000"}, []string{"--upload-key-id", "gpg"}},
 		{"both", nil, []string{"--upload-key", goodKey, "--upload-key-id", g.rsa}, []string{"--upload-key", "--upload-key-id"}},
@@ -326,5 +337,100 @@ func TestUploadKeyBadInput(t *testing.T) {
 			notExist(t, out)
 			noPassphrase(t, r, wrong)
 		})
+	}
+}
+
+// TestUploadPassphraseFIFO: a passphrase file that is a FIFO no one
+// writes stops at SIGINT (exit 130, nothing written); open(2) blocked in
+// it, and SIGINT and SIGTERM were caught and ignored.
+func TestUploadPassphraseFIFO(t *testing.T) {
+	g := newGnuPG(t)
+	key, cert := newKey(t, "2048")
+	fifo := filepath.Join(t.TempDir(), "pass")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := debianCases[0]
+	parent := t.TempDir()
+	isolated, _, marker := isolatedEnv(t)
+	env := append(isolated, "GNUPGHOME="+g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_UPLOAD_PASSPHRASE=")
+	cmd, stderr, exited := startGroup(t, mksignedBin, env, generateArgsKey(t, c, key, cert, filepath.Join(parent, "out"),
+		"--changes", "--upload-key", g.export(t, g.good, true, true), "--upload-passphrase-file", fifo)...)
+	time.Sleep(time.Second)
+	select {
+	case err := <-exited:
+		t.Fatalf("mksigned ended (%v) before the signal; stderr: %s", err, stderr)
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	wantInterrupted(t, cmd, stderr, exited, 5*time.Second, parent, marker)
+}
+
+// TestChangesOutputChecked: with --changes, the .changes's place in
+// --output is checked with the others before any work: a directory of
+// its name is refused (by a dry run too) and nothing is written.
+func TestChangesOutputChecked(t *testing.T) {
+	c := debianCases[0]
+	out := filepath.Join(t.TempDir(), "out")
+	changes := filepath.Join(out, "fwupd-amd64-signed_1.4+1_source.changes")
+	if err := os.MkdirAll(changes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []string{"--changes", "--dry-run"} { // the dry run too
+		r := mksigned(t, "", nil, generateArgs(t, c, out, "--changes", dry)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "_source.changes exists and is a directory") {
+			t.Fatalf("%s: exit %d, stderr %q: want the .changes named as a directory", dry, r.code, r.stderr)
+		}
+	}
+	if got := testutil.ListDir(t, out); len(got) != 1 {
+		t.Errorf("--output holds %v, want only the directory", got)
+	}
+}
+
+// TestChangesBadChangelog: a top changelog entry dpkg-genchanges -S
+// refuses (binary-only=yes) stops --changes before any work, in a dry
+// run too, naming debian/changelog; nothing is written.
+func TestChangesBadChangelog(t *testing.T) {
+	tmpl := hardTemplate(t, hardModule+":linux-module")
+	writeFile(t, filepath.Join(tmpl, "source-template", "debian", "changelog"), []byte(hardSource+` (1.0+1) unstable; urgency=medium, binary-only=yes
+
+  * Sign.
+
+ -- mksigned tests <tests@example.org>  Sat, 28 Nov 2026 12:00:00 +0000
+`), 0o644)
+	unsigned := bombDeb(t, hardPkg, 0, 0, tarPart{name: hardModule, data: unsignedModule(t)})
+	key, cert := newKey(t, "2048")
+	out := filepath.Join(t.TempDir(), "out")
+	for _, dry := range []string{"--changes", "--dry-run"} {
+		r := mksigned(t, "", nil, "generate", "--template", tmpl, "--unsigned", unsigned, "--key", key, "--cert", cert,
+			"--output", out, "--changes", dry)
+		if r.code == 0 || !strings.Contains(r.stderr, "debian/changelog") || !strings.Contains(r.stderr, "binary-only") {
+			t.Errorf("%s: exit %d, stderr %q: want an error naming debian/changelog and binary-only", dry, r.code, r.stderr)
+		}
+	}
+	notExist(t, out)
+}
+
+// TestUploadPassphraseNotInChildren: $MKSIGNED_UPLOAD_PASSPHRASE is gone
+// from the environment of the programs generate runs (xz, here a script
+// that records its environment), once the key is decrypted.
+func TestUploadPassphraseNotInChildren(t *testing.T) {
+	g := newGnuPG(t)
+	realXZ := testutil.RequireTool(t, "xz")
+	bin := t.TempDir()
+	dump := filepath.Join(t.TempDir(), "env")
+	writeFile(t, filepath.Join(bin, "xz"), []byte("#!/bin/sh\nenv >>"+dump+"\nexec "+realXZ+" \"$@\"\n"), 0o755)
+	out := filepath.Join(t.TempDir(), "out")
+	env := []string{"GNUPGHOME=" + g.home, "SOURCE_DATE_EPOCH=", "MKSIGNED_DECOMPRESS=external",
+		"MKSIGNED_UPLOAD_PASSPHRASE=" + uploadPassphrase, "PATH=" + bin + ":" + os.Getenv("PATH")}
+	r := mksigned(t, "", env, generateArgs(t, debianCases[0], out, "--changes", "--upload-key", g.export(t, g.good, true, true))...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	got := readFileT(t, dump) // xz ran
+	if bytes.Contains(got, []byte(uploadPassphrase)) {
+		t.Errorf("xz's environment holds the passphrase")
 	}
 }

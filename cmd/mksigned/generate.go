@@ -297,16 +297,20 @@ const envPassphrase = "MKSIGNED_KEY_PASSPHRASE"
 // asked only if the key is encrypted: the file given, else
 // $MKSIGNED_KEY_PASSPHRASE, else $KBUILD_SIGN_PIN (what Linux's sign-file
 // reads); an empty variable counts as unset. A file's one trailing
-// newline (\n or \r\n) is not part of it.
-func passphrase(file string) sign.Passphrase {
-	return passphraseFrom(file, envPassphrase, "KBUILD_SIGN_PIN")
+// newline (\n or \r\n) is not part of it. Reading a pipe that no one
+// writes stops when ctx is cancelled (SIGINT).
+func passphrase(ctx context.Context, file string) sign.Passphrase {
+	return passphraseFrom(ctx, file, envPassphrase, "KBUILD_SIGN_PIN")
 }
 
+// maxPassphraseFile bounds a passphrase file: /dev/zero is not one.
+const maxPassphraseFile = 64 << 10
+
 // passphraseFrom is passphrase with the environment variables envs.
-func passphraseFrom(file string, envs ...string) sign.Passphrase {
+func passphraseFrom(ctx context.Context, file string, envs ...string) sign.Passphrase {
 	return func() ([]byte, error) {
 		if file != "" {
-			b, err := os.ReadFile(file)
+			b, err := readPassphraseFile(ctx, file)
 			if err != nil {
 				return nil, fmt.Errorf("passphrase: %w", err)
 			}
@@ -323,5 +327,36 @@ func passphraseFrom(file string, envs ...string) sign.Passphrase {
 			}
 		}
 		return nil, sign.ErrEncryptedKey
+	}
+}
+
+// readPassphraseFile reads file (a pipe, perhaps, as <(pass show key)
+// gives) up to maxPassphraseFile bytes, or until ctx is cancelled: a
+// FIFO no one opens blocks open(2) itself, which no signal interrupts.
+func readPassphraseFile(ctx context.Context, file string) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.Open(file)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxPassphraseFile+1))
+		if err == nil && len(b) > maxPassphraseFile {
+			clear(b)
+			b, err = nil, fmt.Errorf("%s: more than %d bytes: not a passphrase", inputerr.Name(file), maxPassphraseFile)
+		}
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", inputerr.Name(file), ctx.Err())
 	}
 }

@@ -93,7 +93,7 @@ With sbuild, outside the chroot once the build is copied out:
 		Template: b.Template, Unsigned: b.Unsigned, Output: out, Jobs: jobs,
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"), Inputs: k.inputs(),
 	}
-	if g.Key, err = k.open(); err != nil {
+	if g.Key, err = k.open(ctx); err != nil {
 		return err
 	}
 	defer g.Key.Close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -56,9 +57,9 @@ func (r *keyRef) check() error {
 // open opens --key: a PEM file, or a key in a PKCS #11 token. A PEM
 // RSA key signs through OpenSSL where it loads ($MKSIGNED_CRYPTO); a
 // token's key signs in the token, never anywhere else.
-func (r *keyRef) open() (*sign.Key, error) {
+func (r *keyRef) open(ctx context.Context) (*sign.Key, error) {
 	keyPath, certPath, passFile, module := r.key, r.cert, r.passFile, r.module
-	k, err := sign.Open(keyPath, sign.OpenOptions{Cert: certPath, Passphrase: passphrase(passFile), PKCS11Module: module})
+	k, err := sign.Open(keyPath, sign.OpenOptions{Cert: certPath, Passphrase: passphrase(ctx, passFile), PKCS11Module: module})
 	// Children (the xz program) need no passphrase or PIN.
 	for _, env := range []string{envPassphrase, "KBUILD_SIGN_PIN", pkcs11.EnvPIN} {
 		os.Unsetenv(env)

@@ -27,7 +27,7 @@ func openSigning(ctx context.Context, k *keyRef, up *uploadFlags, auditLog strin
 	// Load the key first: a key that does not match its certificate is an
 	// error before any work (a dry run too checks what it is given).
 	if k.key != "" {
-		if o.Key, err = k.open(); err != nil {
+		if o.Key, err = k.open(ctx); err != nil {
 			return closeAll, err
 		}
 		closers = append(closers, o.Key.Close)

@@ -95,7 +95,7 @@ log is then the client address from $SSH_CLIENT.
 	var key *sign.Key
 	o.OpenKey = func() (*sign.Key, error) {
 		var err error
-		key, err = k.open()
+		key, err = k.open(ctx)
 		return key, err
 	}
 	r, err := signer.Run(ctx, o)

@@ -61,7 +61,7 @@ func (u *uploadFlags) open(ctx context.Context) (job.ClearSigner, error) {
 	case u.key == "":
 		return nil, nil
 	}
-	pass := passphraseFrom(u.passFile, envUploadPassphrase)
+	pass := passphraseFrom(ctx, u.passFile, envUploadPassphrase)
 	k, err := pgpsign.LoadKey("--upload-key", u.key, func() ([]byte, error) {
 		p, err := pass()
 		if errors.Is(err, sign.ErrEncryptedKey) {

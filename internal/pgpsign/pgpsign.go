@@ -39,6 +39,11 @@ import (
 // few subkeys and user IDs is some 20 KB.
 const maxKeyFile = 1 << 20
 
+// minRSABits is the smallest RSA signing key LoadKey takes: Debian's
+// keyring maintainers refuse smaller keys, so an upload signed with one
+// would be rejected anyway.
+const minRSABits = 2048
+
 // Passphrase returns the passphrase of an encrypted key; it is asked
 // only when the key is encrypted.
 type Passphrase = func() ([]byte, error)
@@ -78,6 +83,9 @@ func LoadKey(flag, path string, pass Passphrase) (*Key, error) {
 	key, ok := k.entity.SigningKey(time.Now())
 	if !ok {
 		return nil, k.errorf("key %X cannot sign: it has expired, is revoked, or has no key that may sign", k.entity.PrimaryKey.Fingerprint)
+	}
+	if bits, err := key.PublicKey.BitLength(); err == nil && bits < minRSABits && key.PublicKey.PubKeyAlgo == packet.PubKeyAlgoRSA {
+		return nil, k.errorf("key %X: its signing key %X is RSA of %d bits; Debian's keyrings take %d at least", k.entity.PrimaryKey.Fingerprint, key.PublicKey.Fingerprint, bits, minRSABits)
 	}
 	if key.PrivateKey == nil {
 		return nil, k.errorf("key %X: its signing key %X has no secret part here", k.entity.PrimaryKey.Fingerprint, key.PublicKey.Fingerprint)
@@ -239,16 +247,30 @@ func (g GPG) ClearSign(ctx context.Context, text []byte, _ time.Time) ([]byte, e
 // maxGPGStderr is how much of gpg's complaint goes into an error.
 const maxGPGStderr = 2048
 
+// gpgTimeout bounds one gpg run: time for a PIN typed into pinentry,
+// not for a gpg (or an agent or card) that hangs. gpgWaitDelay is how
+// long gpg's children (a shell script's sleep) may hold its output open
+// once it is killed.
+var gpgTimeout, gpgWaitDelay = 5 * time.Minute, 2 * time.Second
+
 func (g GPG) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	prog := g.Program
 	if prog == "" {
 		prog = "gpg"
 	}
-	cmd := exec.CommandContext(ctx, prog, append([]string{"--batch", "--no-tty"}, args...)...)
+	bounded, cancel := context.WithTimeout(ctx, gpgTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(bounded, prog, append([]string{"--batch", "--no-tty"}, args...)...)
+	cmd.WaitDelay = gpgWaitDelay
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else if bounded.Err() != nil {
+			err = fmt.Errorf("did not finish in %s: %w", gpgTimeout, err)
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > maxGPGStderr {
 			msg = msg[:maxGPGStderr] + "..."

@@ -124,3 +124,64 @@ func TestLoadKeyErrors(t *testing.T) {
 		}
 	}
 }
+
+// writeArmored writes the secret keys of es, armoured, in one file.
+func writeArmored(t *testing.T, es ...*openpgp.Entity) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if err := e.SerializePrivateWithoutSigning(w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	p := filepath.Join(t.TempDir(), "keys.asc")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoadKeyRefuses: two keys in one file, an RSA key under 2048 bits,
+// a key file too big to be one, and a signing time (a SOURCE_DATE_EPOCH
+// in the future) after the key expires.
+func TestLoadKeyRefuses(t *testing.T) {
+	newEntity := func(cfg *packet.Config) *openpgp.Entity {
+		cfg.Time = func() time.Time { return created }
+		e, err := openpgp.NewEntity("Test", "", "test@example.org", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	ed := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
+	big := filepath.Join(t.TempDir(), "big.asc")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), maxKeyFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"two keys", writeArmored(t, newEntity(ed), newEntity(ed)), "holds 2 keys"},
+		{"RSA 1024", writeArmored(t, newEntity(&packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024})), "RSA of 1024 bits"},
+		{"too big", big, "more than"},
+	} {
+		_, err := LoadKey("--upload-key", tc.path, fixed(""))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--upload-key "+tc.path) {
+			t.Errorf("%s: %v, want %q naming the flag and file", tc.name, err, tc.want)
+		}
+	}
+	// Valid from 2020 to 2060: it signs now, but not as of 2070.
+	k, err := LoadKey("--upload-key", writeArmored(t, newEntity(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, KeyLifetimeSecs: 40 * 365 * 86400})), fixed(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Check(created.AddDate(50, 0, 0)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("Check after expiry: %v", err)
+	}
+	if err := k.Check(created.AddDate(30, 0, 0)); err != nil {
+		t.Errorf("Check before expiry: %v", err)
+	}
+}
