@@ -95,6 +95,11 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"list for a string", "license: GPL-2+", "license: [MIT]", "line 9: license: must be a string"},
 		{"empty files", "    files:\n      - path: usr/lib/example/hello.efi\n        sig-type: efi\n      - path: usr/lib/example/other.efi\n        sig-type: efi\n", "    files: []\n", "line 12: packages.example-efi-unsigned.files: is empty"},
 		{"not YAML", "packages:\n", "packages: [\n", "invalid YAML"},
+		{"maintainer NEL", "maintainer: Jane Doe <jane@example.org>", "maintainer: \"Jane Doe\\x85Essential: yes <jane@example.org>\"", `line 2: maintainer: holds the control character '\u0085'`},
+		{"copyright line separator", "copyright: 2026 Jane Doe", "copyright: \"2026 Jane Doe\\u2028Files: x\"", `line 8: copyright: holds the control character '\u2028'`},
+		{"section paragraph separator", "license: GPL-2+\n", "license: GPL-2+\nsection: \"misc\\u2029Essential:\"\n", `line 10: section: holds the control character '\u2029'`},
+		{"package is another's signed name", "    install: beside\n", "    install: beside\n  example-efi-signed:\n    files:\n      - path: usr/lib/x.efi\n        sig-type: efi\n    install: beside\n", "line 11: packages: example-efi-unsigned would be signed as example-efi-signed, which is also an unsigned package here"},
+		{"directory DEBIAN", "install: beside", "install: {directory: /DEBIAN/x}", `line 17: packages.example-efi-unsigned.install.directory: "/DEBIAN/x" is in DEBIAN/`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
