@@ -91,3 +91,18 @@ func TestHookKey(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigFilesXDG: a relative $XDG_CONFIG_HOME is ignored, as the XDG
+// spec says, for ~/.config. (t.Setenv: not parallel.)
+func TestConfigFilesXDG(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv(envSystemConfig, "")
+	for _, xdg := range []string{"", "relative/dir"} {
+		t.Setenv("XDG_CONFIG_HOME", xdg)
+		want := []string{filepath.Join(home, ".config", "mksigned", "config.yaml"), systemConfig}
+		if got := configFiles(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("XDG_CONFIG_HOME=%q: got %q, want %q", xdg, got, want)
+		}
+	}
+}
