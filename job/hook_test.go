@@ -23,7 +23,7 @@ func TestFindChanges(t *testing.T) {
 		{"newest, other order", []string{"pk_1.0-1_amd64.changes", "pk_1.0-1_all.changes"}, "1.0-1", "pk_1.0-1_all.changes"},
 		{"binNMU", []string{"pk_1.0-1+b2_amd64.changes"}, "1.0-1", "pk_1.0-1+b2_amd64.changes"},
 		{"source only is not a build", []string{"pk_1.0-1_source.changes"}, "1.0-1", ""},
-		{"other version", []string{"pk_1.0-10_amd64.changes", "pk_1.0-1+x_amd64.changes"}, "1.0-1", ""},
+		{"other version", []string{"pk_1.0-10_amd64.changes", "pk_1.0-1+x_amd64.changes", "pk_1.0-1+bx_amd64.changes", "pk_1.0-1+b_amd64.changes"}, "1.0-1", ""},
 		{"other package", []string{"pkk_1.0-1_amd64.changes", "q_1.0-1_amd64.changes"}, "1.0-1", ""},
 		{"none", nil, "1.0-1", ""},
 	}
@@ -69,6 +69,7 @@ func TestChangesDebs(t *testing.T) {
 		{"other source", head, "q", nil, "Source"},
 		{"short line", head + " 0123 10 a_1_amd64.deb\n", "", nil, "want md5sum"},
 		{"path", head + " 0123 10 misc optional ../a_1_amd64.deb\n", "", nil, "not a name"},
+		{"subdirectory", head + " 0123 10 misc optional sub/a_1_amd64.deb\n", "", nil, "not a name"},
 		{"twice", head + " 0123 10 misc optional a_1_amd64.deb\n 0123 10 misc optional a_2_amd64.deb\n", "", nil, "twice"},
 		{"clear-signed", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + head + " 0123 10 misc optional a_1_amd64.deb\n-----BEGIN PGP SIGNATURE-----\n\nxyz\n-----END PGP SIGNATURE-----\n",
 			"p", map[string]string{"a": "a_1_amd64.deb"}, ""},

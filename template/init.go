@@ -121,6 +121,10 @@ func Propose(found []Found) ([]byte, error) {
 		writeSkipped(&b, f.Skipped)
 		b.WriteString("    # beside: the signed package ships <file>.signed beside the original.\n    install: beside\n")
 	}
+	if b.Len() > maxSigningYAML {
+		return nil, fmt.Errorf("%s: the proposal would be %d bytes, more than the %d template build reads: propose for fewer packages at a time",
+			pkgList(found), b.Len(), maxSigningYAML)
+	}
 	return []byte(b.String()), nil
 }
 

@@ -2,6 +2,7 @@ package template
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,6 +81,23 @@ func TestProposeNothing(t *testing.T) {
 	if !errors.Is(err, ErrNothingToSign) || !strings.Contains(err.Error(), "a-doc, b-modules: nothing to sign") ||
 		!strings.Contains(err.Error(), "1 file(s) skipped, such as x.ko.xz: compressed") {
 		t.Errorf("Propose: %v, want ErrNothingToSign naming both packages and x.ko.xz", err)
+	}
+}
+
+// TestProposeTooBig: a proposal template build would refuse for its
+// size is an error, not written.
+func TestProposeTooBig(t *testing.T) {
+	t.Parallel()
+	f := Found{Pkg: &deb.Package{Name: "m", Version: "1", Architecture: "amd64"}}
+	for i := range maxSigningYAML / 64 {
+		f.Files = append(f.Files, File{Path: fmt.Sprintf("lib/modules/6.1.0-57-amd64/kernel/drivers/m%06d.ko", i), SigType: LinuxModule})
+	}
+	if _, err := Propose([]Found{f}); err == nil || !strings.Contains(err.Error(), "more than the 1048576 template build reads") {
+		t.Errorf("Propose: %v, want an error about its size", err)
+	}
+	f.Files = f.Files[:100]
+	if _, err := Propose([]Found{f}); err != nil {
+		t.Errorf("Propose of 100 files: %v", err)
 	}
 }
 

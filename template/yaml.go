@@ -211,7 +211,10 @@ func (p yamlParser) str(n *yaml.Node, path string, multiLine bool) (string, erro
 		if r == '\n' && multiLine {
 			continue
 		}
-		if r < ' ' && r != '\t' || r == 0x7f {
+		// C1 controls and the Unicode line and paragraph separators too:
+		// Python's str.splitlines, which a signing service reading
+		// debian/control may use, breaks lines at NEL, U+2028 and U+2029.
+		if r < ' ' && r != '\t' || r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029 {
 			if r == '\n' {
 				return "", p.errAt(n, path, errors.New("must be one line"))
 			}
@@ -296,6 +299,13 @@ func (p yamlParser) spec(top *yaml.Node) (*Spec, error) {
 			return nil, p.errAt(pkgs, "packages", fmt.Errorf("%s and %s would both be signed as %s", other, sp.Name, sn))
 		}
 		signed[sn] = sp.Name
+	}
+	for _, sp := range s.Packages {
+		if other, ok := signed[sp.Name]; ok {
+			return nil, p.errAt(pkgs, "packages", fmt.Errorf("%s would be signed as %s, which is also an unsigned package here", other, sp.Name))
+		}
+	}
+	for _, sp := range s.Packages {
 		for _, f := range sp.Files {
 			at := sp.SignedPath(f.Path)
 			if other, ok := shipped[at]; ok {
@@ -400,6 +410,9 @@ func (p yamlParser) install(sp *SpecPackage, n *yaml.Node, path string) error {
 		}
 		if !pathRE.MatchString(clean) {
 			return p.errAt(dn, dp, fmt.Errorf("%s: only letters, digits and ._+@~,=/- are supported in paths yet (the rules name it unquoted)", inputerr.Value(d)))
+		}
+		if top, _, _ := strings.Cut(clean, "/"); top == "DEBIAN" {
+			return p.errAt(dn, dp, fmt.Errorf("%s is in DEBIAN/, which dpkg-deb takes as the control area, not as files to install", inputerr.Value(d)))
 		}
 		sp.Install, sp.Directory = InstallDirectory, clean
 		return nil

@@ -96,6 +96,16 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"list for a string", "license: GPL-2+", "license: [MIT]", "line 9: license: must be a string"},
 		{"empty files", "    files:\n      - path: usr/lib/example/hello.efi\n        sig-type: efi\n      - path: usr/lib/example/other.efi\n        sig-type: efi\n", "    files: []\n", "line 12: packages.example-efi-unsigned.files: is empty"},
 		{"not YAML", "packages:\n", "packages: [\n", "invalid YAML"},
+		{"too big", "license: GPL-2+\n", "license: GPL-2+\n#" + strings.Repeat("x", maxSigningYAML) + "\n", "is 104"},
+		{"maintainer two lines", "maintainer: Jane Doe <jane@example.org>", "maintainer: \"Jane Doe <jane@example.org>\\nEssential: yes <x@y>\"", "line 2: maintainer: must be one line"},
+		{"source two lines", "source: example-efi-signed", "source: \"example-efi-signed\\nEssential: yes\"", "line 1: source: must be one line"},
+		{"maintainer text after address", "maintainer: Jane Doe <jane@example.org>", "maintainer: Jane Doe <jane@example.org> x", "line 2: maintainer: "},
+		{"compressed module gz", "path: usr/lib/example/hello.efi\n        sig-type: efi", "path: hello.ko.gz\n        sig-type: linux-module", `line 13: packages.example-efi-unsigned.files[0].path: "hello.ko.gz" is a compressed module (.ko.gz)`},
+		{"maintainer NEL", "maintainer: Jane Doe <jane@example.org>", "maintainer: \"Jane Doe\\x85Essential: yes <jane@example.org>\"", `line 2: maintainer: holds the control character '\u0085'`},
+		{"copyright line separator", "copyright: 2026 Jane Doe", "copyright: \"2026 Jane Doe\\u2028Files: x\"", `line 8: copyright: holds the control character '\u2028'`},
+		{"section paragraph separator", "license: GPL-2+\n", "license: GPL-2+\nsection: \"misc\\u2029Essential:\"\n", `line 10: section: holds the control character '\u2029'`},
+		{"package is another's signed name", "    install: beside\n", "    install: beside\n  example-efi-signed:\n    files:\n      - path: usr/lib/x.efi\n        sig-type: efi\n    install: beside\n", "line 11: packages: example-efi-unsigned would be signed as example-efi-signed, which is also an unsigned package here"},
+		{"directory DEBIAN", "install: beside", "install: {directory: /DEBIAN/x}", `line 17: packages.example-efi-unsigned.install.directory: "/DEBIAN/x" is in DEBIAN/`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -208,6 +218,53 @@ func TestBuildDirParses(t *testing.T) {
 	}
 	if c, want := string(files["source-template/debian/changelog"]), "example-efi-signed (1:1+2.0+3) unstable; urgency=medium\n"; !strings.HasPrefix(c, want) {
 		t.Errorf("changelog starts %q, want %q", c, want)
+	}
+}
+
+// TestParseYAMLLimit: signing.yaml of exactly maxSigningYAML bytes is
+// read.
+func TestParseYAMLLimit(t *testing.T) {
+	t.Parallel()
+	in := goodYAML + "#"
+	in += strings.Repeat("x", maxSigningYAML-len(in)-1) + "\n"
+	if _, err := ParseYAML("signing.yaml", []byte(in)); err != nil {
+		t.Errorf("%d bytes: %v", len(in), err)
+	}
+}
+
+// TestBuildDirBinNMU: Built-Using names the unsigned package's source
+// version, which a binNMU's own version is not.
+func TestBuildDirBinNMU(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseYAML("signing.yaml", []byte(goodYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &deb.Package{Name: "example-efi-unsigned", Version: "2.0-3+b1", Architecture: "amd64", Source: "example-efi", SourceVersion: "2.0-3"}
+	files, err := spec.BuildDir(map[string]*deb.Package{u.Name: u}, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(files["source-template/debian/control"])
+	for _, want := range []string{"\nBuilt-Using: example-efi (= 2.0-3)\n", "\n example-efi-unsigned (= 2.0-3+b1)\n"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("debian/control lacks %q:\n%s", want, c)
+		}
+	}
+}
+
+// TestBuildDirOwnSource: the signed source may not take the unsigned
+// packages' source's name; the archive would hold two sources of it.
+func TestBuildDirOwnSource(t *testing.T) {
+	t.Parallel()
+	spec, err := ParseYAML("signing.yaml", []byte(strings.Replace(goodYAML, "source: example-efi-signed", "source: example-efi", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &deb.Package{Name: "example-efi-unsigned", Version: "2.0-3", Architecture: "amd64", Source: "example-efi", SourceVersion: "2.0-3"}
+	_, err = spec.BuildDir(map[string]*deb.Package{u.Name: u}, time.Unix(1700000000, 0))
+	if want := "source example-efi is also the source of the unsigned package example-efi-unsigned"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error saying %q", err, want)
 	}
 }
 

@@ -26,6 +26,9 @@ func (s *Spec) BuildDir(unsigned map[string]*deb.Package, date time.Time) (map[s
 		if unsigned[sp.Name] == nil {
 			return nil, fmt.Errorf("no unsigned package %s given", sp.Name)
 		}
+		if u := unsigned[sp.Name]; u.Source == s.Source {
+			return nil, fmt.Errorf("source %s is also the source of the unsigned package %s: the signed source needs a name of its own (such as %s-signed)", s.Source, sp.Name, s.Source)
+		}
 	}
 	v, err := s.signedVersion(unsigned)
 	if err != nil {

@@ -258,9 +258,9 @@ func TestHookTemplateDeb(t *testing.T) {
 	}
 
 	// --changes and --output name both explicitly; the config file gives
-	// the key (paths relative to it).
+	// the key (paths relative to it), and its output: yields to --output.
 	conf := t.TempDir()
-	writeFile(t, filepath.Join(conf, "mksigned", "config.yaml"), []byte("key: k.pem\ncert: "+cert+"\n"), 0o644)
+	writeFile(t, filepath.Join(conf, "mksigned", "config.yaml"), []byte("key: k.pem\ncert: "+cert+"\noutput: confout\n"), 0o644)
 	data, err := os.ReadFile(key)
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +271,9 @@ func TestHookTemplateDeb(t *testing.T) {
 		"--changes", filepath.Join(dir, "fwupd_1.4-1_amd64.changes"), "--output", out2)
 	if diff := cmp.Diff(files(t, want), files(t, out2)); diff != "" {
 		t.Errorf("hook --changes with the key from config.yaml differs from generate (-generate +hook):\n%s", diff)
+	}
+	if _, err := os.Lstat(filepath.Join(conf, "mksigned", "confout")); err == nil {
+		t.Errorf("hook --output wrote to config.yaml's output: too")
 	}
 }
 

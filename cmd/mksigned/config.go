@@ -103,6 +103,11 @@ func quoted(names []string) []string {
 // (a pkcs11: URI is kept as it is).
 func readConfig(name string) (*hookConfig, error) {
 	if _, err := os.Stat(name); err != nil {
+		if _, lerr := os.Lstat(name); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+			// Not skipped for the next file: that would sign with
+			// another key than the one configured here.
+			return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset, Err: errors.New("is a symbolic link to nothing")}
+		}
 		return nil, err
 	}
 	f, err := inputfile.Open(name)
@@ -125,6 +130,10 @@ func readConfig(name string) (*hookConfig, error) {
 			err = errors.New("is empty")
 		}
 		return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset, Err: err}
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
+		return nil, &inputerr.Error{File: name, Offset: inputerr.NoOffset, Err: errors.New("holds a second YAML document: config.yaml holds one")}
 	}
 	if c.Key == "" {
 		return nil, &inputerr.Error{File: name, Field: "key", Offset: inputerr.NoOffset, Err: errors.New("is missing: a PEM key file or a pkcs11: URI")}

@@ -27,6 +27,7 @@ func TestHookKey(t *testing.T) {
 		name           string
 		env            map[string]string
 		user, sys      string // file contents, "" for none
+		userLink       string // the user's file is a symbolic link to this
 		key, cert, out string
 		err            []string
 	}{
@@ -44,6 +45,8 @@ func TestHookKey(t *testing.T) {
 		{name: "no key field", user: "cert: /c\n", err: []string{userFile, "key", "is missing"}},
 		{name: "empty", user: "\n", err: []string{userFile, "is empty"}},
 		{name: "not a mapping", user: "- key\n", err: []string{userFile, "line 1"}},
+		{name: "second document", user: "key: /k\ncert: /c\n---\nkey: /x\n", err: []string{userFile, "a second YAML document"}},
+		{name: "dangling link", userLink: filepath.Join(dir, "gone.yaml"), sys: "key: /sys\ncert: /c\n", err: []string{userFile, "a symbolic link to nothing"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +60,15 @@ func TestHookKey(t *testing.T) {
 			}
 			if tc.sys != "" {
 				write(sys, tc.sys)
+			}
+			if tc.userLink != "" {
+				write(userFile, "")
+				if err := os.Remove(userFile); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(tc.userLink, userFile); err != nil {
+					t.Fatal(err)
+				}
 			}
 			k, out, err := hookKey()
 			if len(tc.err) > 0 {
@@ -77,5 +89,20 @@ func TestHookKey(t *testing.T) {
 				t.Errorf("got key %q cert %q output %q, want %q %q %q", k.key, k.cert, out, tc.key, tc.cert, tc.out)
 			}
 		})
+	}
+}
+
+// TestConfigFilesXDG: a relative $XDG_CONFIG_HOME is ignored, as the XDG
+// spec says, for ~/.config. (t.Setenv: not parallel.)
+func TestConfigFilesXDG(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv(envSystemConfig, "")
+	for _, xdg := range []string{"", "relative/dir"} {
+		t.Setenv("XDG_CONFIG_HOME", xdg)
+		want := []string{filepath.Join(home, ".config", "mksigned", "config.yaml"), systemConfig}
+		if got := configFiles(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("XDG_CONFIG_HOME=%q: got %q, want %q", xdg, got, want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/atomicfile"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/template"
 )
@@ -101,7 +102,7 @@ an error, and nothing is written.
 // what it holds to sign: each regular file whose head CheckHead takes as
 // efi, and each .ko whose head it takes as linux-module.
 func scanUnsigned(ctx context.Context, path string) (*template.Found, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path) // a FIFO would block open(2), past SIGTERM
 	if err != nil {
 		return nil, err
 	}

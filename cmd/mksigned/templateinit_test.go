@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/testutil"
@@ -146,6 +148,32 @@ func TestTemplateInitBad(t *testing.T) {
 	code, out, errs := runInit(t, "--unsigned", fwupd, "--output", newOut)
 	if b, err := os.ReadFile(newOut); code != exitOK || errs != "" || out != "wrote "+newOut+"\n" || err != nil || !bytes.HasPrefix(b, []byte("# signing.yaml proposed")) {
 		t.Errorf("--output: exit %d, stdout %q, stderr %q, file %.30q, %v", code, out, errs, b, err)
+	}
+}
+
+// TestTemplateInitFIFO: a FIFO given as --unsigned is refused at once;
+// opened blocking it would hang template init, even past SIGTERM. (After
+// 10 s the test opens it for writing, so that a blocked open returns.)
+func TestTemplateInitFIFO(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "x.deb")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+		}
+	}()
+	code, out, errs := runInit(t, "--unsigned", fifo)
+	if code != exitFail || out != "" || !strings.Contains(errs, fifo+": not a regular file: a named pipe") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %d, nothing, and the FIFO refused", code, out, errs, exitFail)
 	}
 }
 

@@ -1,10 +1,12 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -71,5 +73,44 @@ func TestWriteExcl(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("directory holds %d entries, want the file and the link only", len(ents))
+	}
+}
+
+// TestWriteExclRace: of writers racing for one new path, exactly one
+// wins and the file holds its data whole; the others get fs.ErrExist
+// though the path was free when they started.
+func TestWriteExclRace(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "new.deb")
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = WriteExcl(p, bytes.Repeat([]byte{byte('a' + i)}, 1<<20), 0o644)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("writers %d and %d both succeeded", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, fs.ErrExist):
+			t.Errorf("writer %d: %v, want nil or fs.ErrExist", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer succeeded")
+	}
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, bytes.Repeat([]byte{byte('a' + won)}, 1<<20)) {
+		t.Errorf("the file does not hold the winner's data")
 	}
 }
