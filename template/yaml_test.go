@@ -257,13 +257,13 @@ func TestBuildDirBinNMU(t *testing.T) {
 // packages' source's name; the archive would hold two sources of it.
 func TestBuildDirOwnSource(t *testing.T) {
 	t.Parallel()
-	spec, err := ParseYAML("signing.yaml", []byte(strings.Replace(goodYAML, "source: example-efi-signed", "source: example-efi", 1)))
+	spec, err := ParseYAML("signing.yaml", []byte(goodYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &deb.Package{Name: "example-efi-unsigned", Version: "2.0-3", Architecture: "amd64", Source: "example-efi", SourceVersion: "2.0-3"}
+	u := &deb.Package{Name: "example-efi-unsigned", Version: "2.0-3", Architecture: "amd64", Source: "example-efi-signed", SourceVersion: "2.0-3"}
 	_, err = spec.BuildDir(map[string]*deb.Package{u.Name: u}, time.Unix(1700000000, 0))
-	if want := "source example-efi is also the source of the unsigned package example-efi-unsigned"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "source example-efi-signed is also the source of the unsigned package example-efi-unsigned"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want an error saying %q", err, want)
 	}
 }
