@@ -10,25 +10,48 @@ package queue
 //
 // Exactly once rests on the promises of State (state.go), kept so:
 //
-//  1. Claim, in a transaction on the state's connection that first takes
-//     the transaction-scoped advisory lock (pgLockClass, 0), the analogue
-//     of DirState's STATE/lock (held for a few statements, never while
-//     waiting for anything else): a done (or failed) record is left alone;
-//     conflicts are decided and recorded as DirState decides them; else
-//     the job is held by a session-level advisory lock (pgLockClass, id)
-//     taken WITHOUT WAITING (pg_try_advisory_lock) on a connection of the
-//     job's own, opened for it. Not obtained: another live session holds
-//     it, ErrBusy. Obtained: the record is written claimed, attempts
-//     counted, and the transaction commits, so that the claimed record
-//     outlives its holder while the hold does not.
+//  1. Claim, in a transaction on the state's connection, reads the job's
+//     row with SELECT ... FOR UPDATE SKIP LOCKED. A row another
+//     transaction has locked (another Claim, or a Done or Fail under
+//     way) is skipped, without waiting: ErrBusy (ErrDone or ErrFailed if
+//     the row, read again without locking, says so). A done (or failed)
+//     record is left alone. Else the job is held by a session-level
+//     advisory lock (pgLockClass, id) taken WITHOUT WAITING
+//     (pg_try_advisory_lock) on a connection of the job's own, opened
+//     for it. Not obtained: another live session holds it, ErrBusy.
+//     Obtained: the record is written claimed, attempts counted, and the
+//     transaction commits, so that the claimed record outlives its
+//     holder while the hold does not. A job with no row yet is inserted
+//     (INSERT ... ON CONFLICT DO NOTHING: one that another Claim inserted
+//     first is read again) under a transaction-scoped advisory lock on
+//     its name and version (pgNewJobLockClass), held for a few
+//     statements: its conflicts are decided as DirState decides them,
+//     the other records of its name and version being all committed
+//     under that lock, and its output claimed by inserting it into
+//     mksigned_outputs (its primary key: of two new jobs with one
+//     output, the second's insert waits for the first's transaction and
+//     then finds the owner); a conflict is committed as the job's
+//     failure.
 //  2. The work (run.go), as for DirState.
-//  3. Done (or Fail) runs its UPDATE on the job's own connection, in a
-//     transaction holding the claim lock (so that no Claim reads the job
-//     claimed and then finds it free), then closes that connection. The server keeps a session's advisory locks until the
-//     session ends, so an UPDATE that succeeds there was made while this
-//     run still held the job; if that connection was lost, Done fails and
-//     the job is not recorded done (the next run finds the output and
-//     records it without signing).
+//  3. Done (or Fail) locks the job's row (SELECT ... FOR UPDATE, waiting
+//     for a Claim that has it), runs its UPDATE and commits, on the
+//     job's own connection, and only then closes that connection. So no
+//     Claim reads the job claimed and then finds the hold free: a Claim
+//     that has the row locked has read it claimed, and Done's
+//     transaction waits for the Claim's, which finds the hold still
+//     taken (ErrBusy); a Claim that locks the row after Done's commit
+//     reads it done (FOR UPDATE reads the row's newest version); and
+//     between Done's lock and its commit, Claims skip the row. The
+//     server keeps a session's advisory locks until the session ends,
+//     so an UPDATE that succeeds there was made while this run still
+//     held the job; if that connection was lost, Done fails and the job
+//     is not recorded done (the next run finds the output and records it
+//     without signing).
+//
+// Row locks are only for these few statements; no lock is global (the
+// schema lock, (pgLockClass, 0), is taken only while the tables are
+// checked or created), so Claims of different jobs never wait for each
+// other, and those of one job only for a new job's insert.
 //
 // A holder that dies — killed, its host down, its network gone — ends its
 // session, and the server drops the session's advisory locks with it (as
@@ -36,20 +59,21 @@ package queue
 // by the server's keepalives). The next Claim then takes the lock and sees
 // Previous StateClaimed: a dead run's job, resumed by checking its output.
 //
-// Why an advisory lock and not a row locked by SELECT ... FOR UPDATE SKIP
-// LOCKED in a transaction left open: both are released by the server when
-// the connection dies, but (a) the claimed record and its attempts must
-// be committed while the job is held, and the row a holder's open
-// transaction has locked can be written only by that transaction, whose
-// writes die with it; (b) whether a job is held (Record.Held, --status)
-// can be read from pg_locks without taking the lock, whereas probing a row
-// with SKIP LOCKED locks it for an instant and can make a concurrent Claim
-// wrongly see the job busy; (c) a job can take minutes, and a transaction
-// open that long holds back VACUUM and is cut by
-// idle_in_transaction_session_timeout. Session advisory locks need a real
-// session: a pooler in transaction mode (pgbouncer pool_mode=transaction)
-// between mksigned and the server would break them; connect directly, or
-// through a session-mode pool.
+// Why the advisory lock holds the job for its duration, and not the
+// row's lock (SELECT ... FOR UPDATE SKIP LOCKED) in a transaction left
+// open: both are released by the server when the connection dies, but
+// (a) the claimed record and its attempts must be committed while the
+// job is held, and the row a holder's open transaction has locked can be
+// written only by that transaction, whose writes die with it; (b) whether
+// a job is held (Record.Held, --status) can be read from pg_locks without
+// taking the lock, whereas probing a row with SKIP LOCKED locks it for an
+// instant and can make a concurrent Claim wrongly see the job busy; (c) a
+// job can take minutes, and a transaction open that long holds back
+// VACUUM and is cut by idle_in_transaction_session_timeout. So the row
+// lock serves the claim and finish transactions only. Session advisory
+// locks need a real session: a pooler in transaction mode
+// (pgbouncer pool_mode=transaction) between mksigned and the server
+// would break them; connect directly, or through a session-mode pool.
 //
 // Advisory locks are per database, so several archives can share a
 // cluster, each in its own database.
@@ -74,8 +98,16 @@ import (
 const PgSchema = 1
 
 // pgLockClass is the first key of mksigned's advisory locks ("mksg"); the
-// second is 0 for the claim lock, a job's id for a job's hold.
+// second is 0 for the schema lock (taken while the tables are checked or
+// created), a job's id (never 0) for a job's hold.
 const pgLockClass = 0x6d6b7367
+
+// pgNewJobLockClass ("mksh") is the first key of the lock a Claim takes
+// to record a new job, the second a hash of its name and version: two
+// Claims of one name and version with other bytes are so serialized, and
+// the second sees the first's record (a hash collision only serializes
+// two that need not be).
+const pgNewJobLockClass = 0x6d6b7368
 
 // PgConnectTimeout bounds each connection attempt when the URL does not
 // set connect_timeout.
@@ -225,9 +257,12 @@ CREATE TABLE mksigned_summary (
 
 // schema creates the tables in a new database, and checks the version of
 // an old one. Two runs starting on a new database at once are serialized
-// by the claim lock.
+// by the schema lock.
 func (s *PgState) schema(ctx context.Context, create bool) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, pgLockClass); err != nil {
+			return err
+		}
 		if !create {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass('mksigned_schema') IS NOT NULL`).Scan(&exists); err != nil {
@@ -268,20 +303,14 @@ func (s *PgState) schema(ctx context.Context, create bool) error {
 	})
 }
 
-// tx runs fn in a transaction on the state's connection holding the
-// claim lock, and commits it.
+// tx runs fn in a transaction on the state's connection, and commits it.
 func (s *PgState) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil {
 		return s.errorf("closed")
 	}
-	err := pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, pgLockClass); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	err := pgx.BeginFunc(ctx, s.conn, fn)
 	if err == nil {
 		return nil
 	}
@@ -350,63 +379,9 @@ func (s *PgState) Claim(ctx context.Context, key Key, output string, opts ClaimO
 	var c *pgClaim
 	var conflict *ConflictError
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		rec, err := getRecord(ctx, tx, key)
-		if err != nil {
-			return err
-		}
-		prev := ""
-		if rec != nil {
-			prev = rec.State
-			switch {
-			case rec.State == StateDone:
-				return &recordError{rec.Record, ErrDone}
-			case rec.State == StateFailed && !opts.RetryFailed:
-				return &recordError{rec.Record, ErrFailed}
-			}
-		} else {
-			reason, err := pgConflict(ctx, tx, key, output)
-			if err != nil {
-				return err
-			}
-			state := StateClaimed
-			if reason != "" {
-				state = StateFailed
-			}
-			rec = &pgRecord{Record: Record{Key: key, Output: output, State: state, Reason: reason, By: s.by, Updated: now()}}
-			err = tx.QueryRow(ctx, `INSERT INTO mksigned_jobs (name, version, sha256, output, state, reason, held_by, updated)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-				key.Name, key.Version, key.SHA256, output, state, reason, s.by, rec.Updated).Scan(&rec.id)
-			if err != nil {
-				return err
-			}
-			if reason != "" {
-				// Committed: the next pass sees the failure.
-				conflict = &ConflictError{Key: key, Reason: reason}
-				return nil
-			}
-		}
-		// The hold, taken without waiting.
-		var ok bool
-		if err := hold.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, pgLockClass, rec.id).Scan(&ok); err != nil {
-			return err
-		}
-		if !ok {
-			return &recordError{rec.Record, ErrBusy}
-		}
-		if prev == "" {
-			if _, err := tx.Exec(ctx, `INSERT INTO mksigned_outputs VALUES ($1, $2, $3, $4)`,
-				output, key.Name, key.Version, key.SHA256); err != nil {
-				return err
-			}
-		}
-		rec.State, rec.Reason, rec.By, rec.Updated = StateClaimed, "", s.by, now()
-		rec.Attempts++
-		if _, err := tx.Exec(ctx, `UPDATE mksigned_jobs SET state = $2, reason = '', attempts = $3, held_by = $4, updated = $5 WHERE id = $1`,
-			rec.id, rec.State, rec.Attempts, rec.By, rec.Updated); err != nil {
-			return err
-		}
-		c = &pgClaim{s: s, rec: *rec, prev: prev, hold: hold}
-		return nil
+		var err error
+		c, conflict, err = s.claim(ctx, tx, hold, key, output, opts)
+		return err
 	})
 	if err == nil && conflict != nil {
 		err = conflict
@@ -418,7 +393,117 @@ func (s *PgState) Claim(ctx context.Context, key Key, output string, opts ClaimO
 	return c, nil
 }
 
+// claim is Claim's transaction. A record it returns a conflict for is
+// committed failed.
+func (s *PgState) claim(ctx context.Context, tx pgx.Tx, hold *pgx.Conn, key Key, output string, opts ClaimOptions) (*pgClaim, *ConflictError, error) {
+	// Twice at most: a new job another Claim recorded first is read
+	// again, and is then there.
+	for range 2 {
+		rec, err := scanRecord(tx.QueryRow(ctx, `SELECT `+pgRecordColumns+` FROM mksigned_jobs
+			WHERE name = $1 AND version = $2 AND sha256 = $3 FOR UPDATE SKIP LOCKED`, key.Name, key.Version, key.SHA256))
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec != nil {
+			c, err := s.claimRecorded(ctx, tx, hold, rec, opts)
+			return c, nil, err
+		}
+		// None, or locked by another transaction: a Claim or a Done
+		// (Fail) of it under way, which decides it. Read without
+		// locking, for the record.
+		if rec, err = getRecord(ctx, tx, key); err != nil {
+			return nil, nil, err
+		} else if rec != nil {
+			if err := settled(rec, opts); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, &recordError{rec.Record, ErrBusy}
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2 || E'\n' || $3))`,
+			pgNewJobLockClass, key.Name, key.Version); err != nil {
+			return nil, nil, err
+		}
+		rec = &pgRecord{Record: Record{Key: key, Output: output, State: StateClaimed, Attempts: 1, By: s.by, Updated: now()}}
+		err = tx.QueryRow(ctx, `INSERT INTO mksigned_jobs (name, version, sha256, output, state, attempts, held_by, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id`,
+			key.Name, key.Version, key.SHA256, output, rec.State, rec.Attempts, rec.By, rec.Updated).Scan(&rec.id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // recorded by another Claim since
+		} else if err != nil {
+			return nil, nil, err
+		}
+		return s.claimNew(ctx, tx, hold, rec)
+	}
+	return nil, nil, &recordError{Record{Key: key, Output: output}, ErrBusy}
+}
+
+// settled is the error of Claim for a job done, or failed when failures
+// are not retried; nil for one that may be claimed.
+func settled(rec *pgRecord, opts ClaimOptions) error {
+	switch {
+	case rec.State == StateDone:
+		return &recordError{rec.Record, ErrDone}
+	case rec.State == StateFailed && !opts.RetryFailed:
+		return &recordError{rec.Record, ErrFailed}
+	}
+	return nil
+}
+
+// claimRecorded claims a job recorded before, whose row tx has locked.
+func (s *PgState) claimRecorded(ctx context.Context, tx pgx.Tx, hold *pgx.Conn, rec *pgRecord, opts ClaimOptions) (*pgClaim, error) {
+	if err := settled(rec, opts); err != nil {
+		return nil, err
+	}
+	if ok, err := tryHold(ctx, hold, rec.id); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, &recordError{rec.Record, ErrBusy}
+	}
+	prev := rec.State
+	rec.State, rec.Reason, rec.By, rec.Updated = StateClaimed, "", s.by, now()
+	rec.Attempts++
+	if _, err := tx.Exec(ctx, `UPDATE mksigned_jobs SET state = $2, reason = '', attempts = $3, held_by = $4, updated = $5 WHERE id = $1`,
+		rec.id, rec.State, rec.Attempts, rec.By, rec.Updated); err != nil {
+		return nil, err
+	}
+	return &pgClaim{s: s, rec: *rec, prev: prev, hold: hold}, nil
+}
+
+// claimNew claims the new job whose row tx inserted (claimed, under the
+// new-job lock of its name and version), or fails it with a conflict.
+func (s *PgState) claimNew(ctx context.Context, tx pgx.Tx, hold *pgx.Conn, rec *pgRecord) (*pgClaim, *ConflictError, error) {
+	reason, err := pgConflict(ctx, tx, rec.Key, rec.Output)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reason != "" {
+		rec.State, rec.Reason, rec.Attempts = StateFailed, reason, 0
+		if _, err := tx.Exec(ctx, `UPDATE mksigned_jobs SET state = $2, reason = $3, attempts = 0 WHERE id = $1`,
+			rec.id, rec.State, rec.Reason); err != nil {
+			return nil, nil, err
+		}
+		// Committed: the next pass sees the failure.
+		return nil, &ConflictError{Key: rec.Key, Reason: reason}, nil
+	}
+	// No one else can hold a row no one else sees yet.
+	if ok, err := tryHold(ctx, hold, rec.id); err != nil || !ok {
+		return nil, nil, fmt.Errorf("the hold of new job %d not obtained (%v)", rec.id, err)
+	}
+	return &pgClaim{s: s, rec: *rec, hold: hold}, nil, nil
+}
+
+// tryHold takes the hold of job id on its session, without waiting.
+func tryHold(ctx context.Context, hold *pgx.Conn, id int32) (bool, error) {
+	var ok bool
+	err := hold.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, pgLockClass, id).Scan(&ok)
+	return ok, err
+}
+
 // pgConflict is DirState.conflict: why a new job may not be taken, or "".
+// The new-job lock makes the first check sound (the rows of the job's
+// name and version that it reads are committed); the output is claimed by
+// inserting it, so that of two jobs writing one output, the second's
+// insert waits for the first's transaction and then finds the owner.
 func pgConflict(ctx context.Context, tx pgx.Tx, key Key, output string) (string, error) {
 	var other string
 	err := tx.QueryRow(ctx, `SELECT sha256 FROM mksigned_jobs WHERE name = $1 AND version = $2 AND sha256 <> $3 ORDER BY id LIMIT 1`,
@@ -429,12 +514,14 @@ func pgConflict(ctx context.Context, tx pgx.Tx, key Key, output string) (string,
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return "", err
 	}
+	tag, err := tx.Exec(ctx, `INSERT INTO mksigned_outputs VALUES ($1, $2, $3, $4) ON CONFLICT (output) DO NOTHING`,
+		output, key.Name, key.Version, key.SHA256)
+	if err != nil || tag.RowsAffected() == 1 {
+		return "", err
+	}
 	var owner Key
-	err = tx.QueryRow(ctx, `SELECT name, version, sha256 FROM mksigned_outputs WHERE output = $1`, output).
-		Scan(&owner.Name, &owner.Version, &owner.SHA256)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
+	if err := tx.QueryRow(ctx, `SELECT name, version, sha256 FROM mksigned_outputs WHERE output = $1`, output).
+		Scan(&owner.Name, &owner.Version, &owner.SHA256); err != nil {
 		return "", err
 	}
 	if owner != key {
@@ -470,18 +557,22 @@ func (c *pgClaim) finish(ctx context.Context, state, reason string) error {
 	}
 	defer c.Release()
 	updated := now()
-	// Under the claim lock, as Claim reads: else a Claim could read the
-	// record claimed, then find the hold free once this one is done,
-	// and take a done job for a dead run's.
+	// Under the row's lock, waiting for a Claim that has it, and
+	// committed before the hold is released: else a Claim could read the
+	// record claimed, then find the hold free once this one is done, and
+	// take a done job for a dead run's (see the top of this file). The
+	// UPDATE would wait for that lock too; the SELECT says so, and finds
+	// a record that is gone.
 	err := pgx.BeginFunc(ctx, c.hold, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, pgLockClass); err != nil {
+		var id int32
+		err := tx.QueryRow(ctx, `SELECT id FROM mksigned_jobs WHERE id = $1 FOR UPDATE`, c.rec.id).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errors.New("its record is gone")
+		} else if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE mksigned_jobs SET state = $2, reason = $3, updated = $4 WHERE id = $1`,
+		_, err = tx.Exec(ctx, `UPDATE mksigned_jobs SET state = $2, reason = $3, updated = $4 WHERE id = $1`,
 			c.rec.id, state, reason, updated)
-		if err == nil && tag.RowsAffected() != 1 {
-			err = errors.New("its record is gone")
-		}
 		return err
 	})
 	if err != nil {

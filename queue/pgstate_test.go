@@ -174,3 +174,197 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// lockRow opens a transaction that locks key's row, as a Claim or a Done
+// under way does, and keeps it open until the returned function is
+// called (with commit or not).
+func lockRow(t *testing.T, dsn string, key Key) (pgx.Tx, func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int32
+	if err := tx.QueryRow(ctx, `SELECT id FROM mksigned_jobs WHERE name = $1 AND version = $2 AND sha256 = $3 FOR UPDATE`,
+		key.Name, key.Version, key.SHA256).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	end := func() {
+		if err := tx.Commit(ctx); err != nil {
+			t.Error(err)
+		}
+		conn.Close(ctx)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return tx, end
+}
+
+// A row another transaction has locked is skipped at once: ErrBusy with
+// the record, or ErrDone for a done one; never a wait for the lock.
+func TestPostgresRowLocked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testutil.Postgres(t)
+	s := openPostgres(t, dsn)
+	c, err := s.Claim(ctx, keyA, "out_1", ClaimOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release() // a dead run's job, which the next Claim would take
+	_, unlock := lockRow(t, dsn, keyA)
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = openPostgres(t, dsn).Claim(tctx, keyA, "out_1", ClaimOptions{})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Claim of a locked row took %v", d)
+	}
+	if r, ok := RecordOf(err); !errors.Is(err, ErrBusy) || !ok || r.State != StateClaimed || r.Attempts != 1 {
+		t.Fatalf("Claim of a locked row: got %v (record %+v, %v); want ErrBusy with the claimed record", err, r, ok)
+	}
+	unlock()
+	c, err = s.Claim(ctx, keyA, "out_1", ClaimOptions{})
+	if err != nil || c.Previous() != StateClaimed || c.Record().Attempts != 2 {
+		t.Fatalf("Claim once unlocked: got %v; want the dead run's job", err)
+	}
+	if err := c.Done(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, unlock = lockRow(t, dsn, keyA)
+	defer unlock()
+	if _, err := s.Claim(tctx, keyA, "out_1", ClaimOptions{}); !errors.Is(err, ErrDone) {
+		t.Errorf("Claim of a locked done row: got %v, want ErrDone", err)
+	}
+}
+
+// Done waits for a Claim that has the row locked (and so has read it
+// claimed), keeping the hold until then; Claims meanwhile are busy, and
+// after it done.
+func TestPostgresDoneWaitsForClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testutil.Postgres(t)
+	s, other := openPostgres(t, dsn), openPostgres(t, dsn)
+	c, err := s.Claim(ctx, keyA, "out_1", ClaimOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, unlock := lockRow(t, dsn, keyA)
+	done := make(chan error, 1)
+	go func() { done <- c.Done(ctx) }()
+	awaitLockWait(t, tx, done, "Done, while a Claim had the row locked,")
+	// The hold is still taken: a Claim that read the row claimed finds
+	// it busy, not a dead run's.
+	var free bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, id) FROM mksigned_jobs WHERE name = $2`, pgLockClass, keyA.Name).Scan(&free); err != nil {
+		t.Fatal(err)
+	}
+	if free {
+		t.Error("the hold was free while Done waited")
+	}
+	if _, err := other.Claim(ctx, keyA, "out_1", ClaimOptions{}); !errors.Is(err, ErrBusy) {
+		t.Errorf("Claim while Done waits: got %v, want ErrBusy", err)
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Claim(ctx, keyA, "out_1", ClaimOptions{}); !errors.Is(err, ErrDone) {
+		t.Errorf("Claim after Done: got %v, want ErrDone", err)
+	}
+}
+
+// A Claim of a new job waits for another recording a new job of its name
+// and version, or of its output (here a transaction doing as Claim does),
+// and then finds the conflict: it never claims a job whose conflict is
+// not yet committed.
+func TestPostgresNewJobWaits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testutil.Postgres(t)
+	s := openPostgres(t, dsn)
+	otherBytes := keyA
+	otherBytes.SHA256 = sha('b')
+	otherTemplate := Key{Name: "other-signed-template", Version: "1", SHA256: sha('c')}
+	for _, tc := range []struct {
+		name   string
+		insert func(tx pgx.Tx) error
+		key    Key
+		want   string
+	}{
+		{"same version, other bytes", func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2 || E'\n' || $3))`, pgNewJobLockClass, keyA.Name, keyA.Version); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO mksigned_jobs (name, version, sha256, output, state, updated) VALUES ($1, $2, $3, 'out_b', 'claimed', now())`,
+				keyA.Name, keyA.Version, keyA.SHA256)
+			return err
+		}, otherBytes, "was seen before with other bytes"},
+		{"output of another job", func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO mksigned_outputs VALUES ('out_o', $1, $2, $3)`, keyA.Name, keyA.Version, keyA.SHA256)
+			return err
+		}, otherTemplate, "its output out_o is that of " + keyA.String()},
+	} {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.insert(tx); err != nil {
+			t.Fatal(err)
+		}
+		output := "out_b"
+		if tc.key == otherTemplate {
+			output = "out_o"
+		}
+		got := make(chan error, 1)
+		go func() {
+			c, err := s.Claim(ctx, tc.key, output, ClaimOptions{})
+			if err == nil {
+				c.Release()
+			}
+			got <- err
+		}()
+		awaitLockWait(t, tx, got, tc.name+": Claim, while another recorded a new job,")
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var ce *ConflictError
+		if err := <-got; !errors.As(err, &ce) || !strings.Contains(ce.Reason, tc.want) {
+			t.Errorf("%s: got %v, want a ConflictError saying %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// awaitLockWait returns once some session waits for a lock (read on tx's
+// connection); what, running in the background, must not return before
+// (returned).
+func awaitLockWait(t *testing.T, tx pgx.Tx, returned <-chan error, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var waiting bool
+		if err := tx.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		select {
+		case err := <-returned:
+			t.Fatalf("%s returned (%v) without waiting", what, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not wait", what)
+		}
+	}
+}

@@ -85,14 +85,14 @@ type ClaimOptions struct {
 //     may have committed before it could call Done. So the claimed
 //     record must outlive its holder, while the hold must not.
 //
-// A PostgreSQL State keeps these promises so: Claim commits the record,
-// claimed and its attempts counted, in a transaction of its own, and
-// holds the job with a second one left open (SELECT ... FOR UPDATE SKIP
-// LOCKED on the job's row: a row locked by another is ErrBusy), or with
-// a session advisory lock; the server drops either when the holder's
-// connection goes. Done updates the row and commits in the open
-// transaction. Conflicts are unique constraints on (name, version) and
-// on output.
+// A PostgreSQL State keeps these promises so (pgstate.go): Claim locks
+// the job's row with SELECT ... FOR UPDATE SKIP LOCKED (a row another
+// transaction has locked is ErrBusy), holds the job with a session
+// advisory lock of a connection of its own, which the server drops when
+// that connection goes, and commits the record, claimed and its attempts
+// counted. Done locks the row, updates it and commits on that connection,
+// then closes it. Conflicts are decided under a lock on the new job's
+// name and version, and by the primary key of its output.
 type State interface {
 	// Claim takes the job for key, which is to write output. It returns
 	// ErrDone, ErrFailed or ErrBusy (wrapped, with the Record where

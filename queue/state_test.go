@@ -280,3 +280,70 @@ func TestClaimRace(t *testing.T) {
 		}
 	})
 }
+
+// Many claimers at once of new jobs that conflict: one name and version
+// with other bytes each, or one output for other templates. One of each
+// set is claimed, and every other one is a conflict, recorded failed.
+func TestConflictRace(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, open func(t *testing.T) State) {
+		ctx := context.Background()
+		const claimers = 6
+		type job struct {
+			key    Key
+			output string
+		}
+		var sets [2][claimers]job
+		for i := range claimers {
+			sets[0][i] = job{Key{Name: "v-signed-template", Version: "1", SHA256: sha(byte('a' + i))}, "v_" + string(rune('a'+i))}
+			sets[1][i] = job{Key{Name: "o" + string(rune('a'+i)) + "-signed-template", Version: "1", SHA256: sha('f')}, "o_1"}
+		}
+		claimed := make(chan Key, 2*claimers)
+		errs := make(chan error, 2*claimers)
+		done := make(chan struct{})
+		for i := range claimers {
+			st := open(t)
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for _, set := range sets {
+					_, err := st.Claim(ctx, set[i].key, set[i].output, ClaimOptions{})
+					var ce *ConflictError
+					switch {
+					case err == nil:
+						claimed <- set[i].key
+					case !errors.As(err, &ce):
+						errs <- err
+					}
+				}
+			}()
+		}
+		for range claimers {
+			<-done
+		}
+		close(claimed)
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		n := 0
+		for range claimed {
+			n++
+		}
+		if n != 2 {
+			t.Errorf("%d claimed, want one of each set", n)
+		}
+		recs, err := open(t).Records(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := 0
+		for _, r := range recs {
+			if r.State == StateFailed {
+				failed++
+			}
+		}
+		if len(recs) != 2*claimers || failed != 2*claimers-2 {
+			t.Errorf("records: %d, %d of them failed; want %d, %d", len(recs), failed, 2*claimers, 2*claimers-2)
+		}
+	})
+}
