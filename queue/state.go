@@ -76,8 +76,8 @@ type ClaimOptions struct {
 //     hosts, for a shared State): while a Claim is held, every other
 //     Claim of its Key returns ErrBusy.
 //   - A holder that dies releases its Claim, without any help from it
-//     (the kernel drops its flock; PostgreSQL rolls back its
-//     transaction when the connection goes).
+//     (the kernel drops its flock; PostgreSQL drops its session's
+//     advisory locks when the connection goes).
 //   - Once Done has returned, every later Claim of the Key returns
 //     ErrDone: the record is durable before Done returns.
 //   - A Claim of a job whose last holder died says so (Previous is
