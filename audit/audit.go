@@ -76,6 +76,10 @@ type Log struct {
 	f    *os.File
 	path string
 	sync func(*os.File) error // (*os.File).Sync; tests count the calls
+	// Cut is how many bytes of an unfinished record, left by a writer
+	// killed inside its write, Open cut off the log's end (cutTorn):
+	// nearly always 0. Callers say so when it is not.
+	Cut int64
 }
 
 // Open opens the log at path for appending, creating it (mode 0600, and
@@ -106,6 +110,9 @@ func open(ctx context.Context, path string, sync func(*os.File) error) (*Log, er
 	}
 	l := &Log{f: f, path: path, sync: sync}
 	err = l.locked(func(f *os.File) error { return lockContext(ctx, f) }, func() error {
+		if l.Cut, err = l.cutTorn(); err != nil {
+			return err
+		}
 		_, _, err := l.tail()
 		return err
 	})

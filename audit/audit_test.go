@@ -266,7 +266,10 @@ func TestOpenRefusesCorruptTail(t *testing.T) {
 	for _, tc := range []struct {
 		name, tail, want string
 	}{
-		{"cut off", `{"prev":"00`, "the last line is cut off: the log does not end in a newline"},
+		// Cut off, but not where Append's next record would start (its
+		// prev is the last line's hash): not a killed write, kept.
+		{"cut off", `{"prev":"zz`, "the last line is cut off: the log does not end in a newline"},
+		{"cut off, another chain", `{"prev":"` + strings.Repeat("0", 64) + `","time"`, "the last line is cut off: the log does not end in a newline"},
 		{"garbage", "garbage\n", "the last line: not a record: invalid character 'g'"},
 		{"empty line", "\n", "the last line: not a record: an empty line"},
 		{"unknown member", `{"prev":"` + strings.Repeat("0", 64) + `","x":1}` + "\n", `the last line: not a record: json: unknown field "x"`},
@@ -294,6 +297,42 @@ func TestOpenRefusesCorruptTail(t *testing.T) {
 				t.Errorf("Open changed the corrupt log")
 			}
 		})
+	}
+}
+
+// A record a killed writer left unfinished (Linux ends a write short on
+// SIGKILL) is cut off at Open, at any length, and the log goes on: the
+// chain verifies, and the next Append follows the last whole line.
+func TestOpenCutsTorn(t *testing.T) {
+	t.Parallel()
+	path := newLog(t, 2)
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(whole, []byte("\n"))
+	next, err := encode(hash(lines[len(lines)-2]), Entry{Time: time.Unix(1700000000, 0).UTC(), Package: "p", PackageVersion: "1", Path: "x.efi", SigType: "efi", Digest: strings.Repeat("a", 64), SignatureSHA256: strings.Repeat("b", 64), KeySHA256: strings.Repeat("c", 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 9, 20, len(next) / 2, len(next) - 1} {
+		if err := os.WriteFile(path, append(append([]byte{}, whole...), next[:n]...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(path)
+		if err != nil {
+			t.Fatalf("Open with %d bytes of a torn record: %v", n, err)
+		}
+		if l.Cut != int64(n) {
+			t.Errorf("Open cut %d bytes, want %d", l.Cut, n)
+		}
+		l.Close()
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, whole) {
+			t.Errorf("after Open with %d torn bytes the log is %q, want the whole lines only", n, after)
+		}
+		if got, err := Verify(path); got != 2 || err != nil {
+			t.Errorf("Verify after the cut = %d, %v; want 2, nil", got, err)
+		}
 	}
 }
 

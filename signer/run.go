@@ -86,6 +86,9 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		if opts.Audit, err = audit.OpenContext(ctx, o.AuditLog); err != nil {
 			return nil, err
 		}
+		if a := opts.Audit; a.Cut > 0 {
+			fmt.Fprintf(os.Stderr, "mksigned: audit log %s: cut off the %d bytes of an unfinished record that a killed run left at its end (that run's signatures never left)\n", inputerr.Name(o.AuditLog), a.Cut)
+		}
 		defer opts.Audit.Close()
 	}
 	req, err := readRequest(ctx, o.Request, o.Stdin)

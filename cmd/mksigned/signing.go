@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/mksigned/mksigned/audit"
 	"github.com/mksigned/mksigned/internal/clobber"
@@ -48,6 +49,9 @@ func openSigning(ctx context.Context, k *keyRef, up *uploadFlags, auditLog strin
 		// anything is signed.
 		if o.AuditLog, err = audit.OpenContext(ctx, auditLog); err != nil {
 			return closeAll, fmt.Errorf("--audit-log %s: %w", inputerr.Name(auditLog), err)
+		}
+		if a := o.AuditLog; a.Cut > 0 {
+			fmt.Fprintf(os.Stderr, "mksigned: audit log %s: cut off the %d bytes of an unfinished record that a killed run left at its end (that run's signatures never left)\n", inputerr.Name(auditLog), a.Cut)
 		}
 		closers = append(closers, o.AuditLog.Close)
 		if o.Requester == "" {
