@@ -37,3 +37,17 @@ func TestProcessStatusMissingState(t *testing.T) {
 		t.Errorf("--status made the state directory %s", dir)
 	}
 }
+
+// The state may not be the output directory, which is published.
+func TestProcessStateIsOutput(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	err := runProcess(context.Background(), []string{"--incoming", filepath.Join(dir, "in"), "--output", filepath.Join(dir, "out"),
+		"--state", filepath.Join(dir, "out") + "/", "--sign-with", "true", "--once"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "--state may not be --output") {
+		t.Errorf("got %v, want a usage error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("the output directory was made")
+	}
+}
