@@ -21,6 +21,7 @@ import (
 	"github.com/mksigned/mksigned/internal/atomicfile"
 	"github.com/mksigned/mksigned/internal/debname"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 // maxRecord bounds a record file; real ones are a few hundred bytes.
@@ -59,9 +60,11 @@ func (s *DirState) jobDir(k Key) string {
 
 func (s *DirState) recordPath(k Key) string { return filepath.Join(s.jobDir(k), k.SHA256+".json") }
 
-// readRecord reads a record file; a missing one is (nil, nil).
+// readRecord reads a record file; a missing one is (nil, nil). It is
+// opened as an input (inputfile.Open): a FIFO in its place would block
+// open(2), holding STATE/lock, past any signal.
 func readRecord(name string) (*Record, error) {
-	f, err := os.Open(name)
+	f, err := inputfile.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -101,6 +104,21 @@ func readRecord(name string) (*Record, error) {
 		return nil, bad(err.Error())
 	}
 	return &r, nil
+}
+
+// readSmall reads a state file of at most max bytes, opened as an
+// input (see readRecord).
+func readSmall(name string, max int64) ([]byte, error) {
+	f, err := inputfile.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = &inputerr.Error{File: name, Offset: inputerr.NoOffset, Err: fmt.Errorf("more than %d bytes: not a state file", max)}
+	}
+	return b, err
 }
 
 func (s *DirState) writeRecord(r *Record) error {
@@ -223,7 +241,7 @@ func (s *DirState) LastSummary(ctx context.Context) (*Summary, error) {
 	var sum *Summary
 	err := s.locked(ctx, func() error {
 		name := filepath.Join(s.dir, "summary.json")
-		b, err := os.ReadFile(name)
+		b, err := readSmall(name, maxRecord)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

@@ -130,7 +130,7 @@ func OpenDir(ctx context.Context, dir string) (*DirState, error) {
 // checkFormat reads STATE/format, or writes it into a new state.
 func (s *DirState) checkFormat() error {
 	name := filepath.Join(s.dir, "format")
-	b, err := os.ReadFile(name)
+	b, err := readSmall(name, maxRecord)
 	if errors.Is(err, fs.ErrNotExist) {
 		ents, err := os.ReadDir(s.dir)
 		if err != nil {
@@ -279,7 +279,7 @@ func (s *DirState) conflict(key Key, output string) (string, error) {
 				key, sha, key.SHA256), nil
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, "outputs", output))
+	b, err := readSmall(filepath.Join(s.dir, "outputs", output), maxRecord)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}

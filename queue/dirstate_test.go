@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
 )
@@ -119,5 +121,56 @@ func TestOpenRemovesTemporary(t *testing.T) {
 	}
 	if r, err := s2.Get(ctx, keyA); err != nil || r == nil || r.State != StateDone {
 		t.Errorf("the record after the clean-up: %+v, %v; want done", r, err)
+	}
+}
+
+// A FIFO in place of a record (or of the format file) is refused at
+// once: opened blocking, it would hang the run, holding STATE/lock, past
+// SIGTERM.
+func TestStateFIFO(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, name := range []string{"record", "format", "summary"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "state")
+			s := openState(t, dir)
+			c, err := s.Claim(ctx, keyA, "out_1", ClaimOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Done(ctx)
+			p := map[string]string{"record": s.recordPath(keyA), "format": filepath.Join(dir, "format"),
+				"summary": filepath.Join(dir, "summary.json")}[name]
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				switch name {
+				case "record":
+					_, err := s.Get(ctx, keyA)
+					done <- err
+				case "format":
+					s, err := OpenDir(ctx, dir)
+					if err == nil {
+						s.Close()
+					}
+					done <- err
+				default:
+					_, err := s.LastSummary(ctx)
+					done <- err
+				}
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+					t.Fatalf("got %v, want an error saying %s is not a regular file", err, p)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("a FIFO in place of the %s hangs the state", name)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"pault.ag/go/debian/control"
 
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 )
 
 // maxDsc bounds the .dsc (and .changes) checkOutput reads; the queue's
@@ -75,7 +76,7 @@ func checkOutput(out string, changes bool) error {
 // the size and SHA-256 said; it adds their names to seen.
 func checkListed(out, name string, seen map[string]bool) error {
 	p := filepath.Join(out, name)
-	f, err := os.Open(p)
+	f, err := inputfile.Open(p)
 	if err != nil {
 		return err
 	}
@@ -113,8 +114,10 @@ func checkListed(out, name string, seen map[string]bool) error {
 	return nil
 }
 
+// hashFile hashes the regular file p (inputfile.Open: a FIFO put in
+// place of a template or an output file does not hang the run).
 func hashFile(p string) (string, int64, error) {
-	f, err := os.Open(p)
+	f, err := inputfile.Open(p)
 	if err != nil {
 		return "", 0, err
 	}

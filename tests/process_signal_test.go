@@ -366,3 +366,54 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// SIGTERM lets the job in hand finish, however long it takes; a second
+// SIGTERM ends the run at once (here, one whose --sign-with command
+// never answers), and the job is left claimed, for the next run.
+func TestProcessTermTwice(t *testing.T) {
+	t.Parallel()
+	r := newProcessRig(t, 0)
+	args := []string{"process", "--incoming", r.in, "--output", r.out, "--state", r.state, "--cert", r.cert,
+		"--sign-with", "cat >/dev/null; exec sleep 30", "--once"}
+	cmd := exec.Command(mksignedBin, args...)
+	cmd.Dir = r.dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitLine(t, lines, "requesting ")
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(time.Second)
+	if cmd.ProcessState != nil {
+		t.Fatal("the first SIGTERM cut the job in hand")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("a second SIGTERM did not end the run")
+	}
+	if st := r.status(t); len(st.Claimed) != 1 || st.Claimed[0].Held || len(st.Done) != 0 {
+		t.Fatalf("status after: %+v, want the job claimed, not held", st)
+	}
+	checkOutputs(t, r.out, []string{})
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mksigned/mksigned/internal/testutil"
@@ -308,7 +309,17 @@ func TestProcessWaiting(t *testing.T) {
 	t.Parallel()
 	r := newProcessRig(t, 0)
 	os.Remove(filepath.Join(r.in, fwupdUnsigned))
-	os.Remove(filepath.Join(r.in, shimUnsigned))
+	// Only regular files are read: a symlink to the package (outside)
+	// and a FIFO named *.deb are not packages of the incoming directory.
+	if err := os.Rename(filepath.Join(r.in, shimUnsigned), filepath.Join(r.dir, shimUnsigned)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(r.dir, shimUnsigned), filepath.Join(r.in, shimUnsigned)); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(r.in, "x.deb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rebuildDeb(t, testutil.DebianFixture(t, fwupdUnsigned), filepath.Join(r.in, "fwupd-unsigned_1.4-3_amd64.deb"), func(root string) {
 		replaceIn(t, filepath.Join(root, "DEBIAN/control"), "Version: 1:1.4-1", "Version: 1:1.4-3")
 	})
@@ -335,6 +346,7 @@ func TestProcessWaiting(t *testing.T) {
 		t.Errorf("status does not show what is waiting:\n%s", text)
 	}
 	copyFile(t, testutil.DebianFixture(t, fwupdUnsigned), filepath.Join(r.in, fwupdUnsigned))
+	os.Remove(filepath.Join(r.in, shimUnsigned)) // the symlink
 	copyFile(t, testutil.DebianFixture(t, shimUnsigned), filepath.Join(r.in, shimUnsigned))
 	s, res = r.once(t)
 	if res.code != 0 || len(s.Processed) != 2 || len(s.Waiting) != 0 {

@@ -38,6 +38,14 @@ func main() {
 	// SIGINT and SIGTERM cancel the work; output being written is
 	// finished first, so an interrupt never leaves half a package.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second signal ends the process at once (its default action):
+	// the work in hand may never finish (a --sign-with command that
+	// does not answer), and a run killed at any moment leaves no half
+	// output (process resumes it).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

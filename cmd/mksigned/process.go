@@ -115,6 +115,11 @@ The key is loaded once, before any job is taken.
 			return usagef("%s may not be --incoming", d[0])
 		}
 	}
+	// The output is what gets published: the state's files would go
+	// with it.
+	if len(dirs) == 2 && filepath.Clean(stateDir) == filepath.Clean(o.Output) {
+		return usagef("--state may not be --output")
+	}
 	g := &o.Generate
 	g.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	// The upload key is loaded here, once for every job, before the
