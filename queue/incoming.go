@@ -2,8 +2,11 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/mksigned/mksigned/deb"
 	"github.com/mksigned/mksigned/internal/inputerr"
+	"github.com/mksigned/mksigned/internal/inputfile"
 	"github.com/mksigned/mksigned/job"
 	"github.com/mksigned/mksigned/template"
 )
@@ -78,11 +82,6 @@ func scan(ctx context.Context, dir string) (*incoming, error) {
 	return in, nil
 }
 
-// fileSHA256 hashes a file.
-func fileSHA256(p string) (string, error) {
-	sum, _, err := hashFile(p)
-	return sum, err
-}
 
 // outputName is where t's source package goes: <Source>_<version without
 // epoch>, the base name of its .dsc.
@@ -134,4 +133,48 @@ func (in *incoming) match(t *template.Template) (debs, missing []string, err err
 		}
 	}
 	return debs, missing, nil
+}
+
+// maxTemplateDeb bounds a template package: template.Load refuses more
+// than 32 MiB of contents, compressed far smaller.
+const maxTemplateDeb = 64 << 20
+
+// snapshot copies the template package p into a new private directory,
+// under the same base name, hashing it on the way, and returns the copy's
+// path and the SHA-256. The job's key, the template loaded and the one
+// signed are then the same bytes, whatever is renamed over p meanwhile
+// (a template replaced in the incoming directory while its job runs
+// would otherwise be signed under the old bytes' key, past the check
+// that the same name and version with other bytes is a conflict).
+// remove removes the copy.
+func snapshot(p string) (copyPath, sum string, remove func(), err error) {
+	f, err := inputfile.Open(p)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp("", "mksigned-template-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	copyPath = filepath.Join(dir, filepath.Base(p))
+	w, err := os.OpenFile(copyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		remove()
+		return "", "", nil, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(f, maxTemplateDeb+1))
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > maxTemplateDeb {
+		err = &inputerr.Error{File: p, Offset: inputerr.NoOffset, Err: fmt.Errorf("is more than %d bytes, the most a template package may be", maxTemplateDeb)}
+	}
+	if err != nil {
+		remove()
+		return "", "", nil, err
+	}
+	return copyPath, hex.EncodeToString(h.Sum(nil)), remove, nil
 }

@@ -101,11 +101,12 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 			fail(err)
 		}
 	}
-	sha, err := fileSHA256(d.path)
+	tmpl, sha, remove, err := snapshot(d.path)
 	if err != nil {
 		failBefore(err)
 		return
 	}
+	defer remove()
 	it.SHA256 = sha
 	key := Key{Name: d.pkg.Name, Version: d.pkg.Version, SHA256: sha}
 	rec, err := o.State.Get(ctx, key)
@@ -126,7 +127,7 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 			return
 		}
 	}
-	t, err := template.LoadContext(ctx, d.path)
+	t, err := template.LoadContext(ctx, tmpl)
 	if err != nil {
 		failBefore(err)
 		return
@@ -168,7 +169,7 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 	// From here the job runs to its end: a signal stops the run after
 	// it, never half way.
 	work := context.WithoutCancel(ctx)
-	resumed, err := o.work(work, c, d.path, debs)
+	resumed, err := o.work(work, c, tmpl, debs)
 	if err != nil {
 		if ferr := c.Fail(work, err.Error()); ferr != nil {
 			err = fmt.Errorf("%w (and recording the failure: %v)", err, ferr)

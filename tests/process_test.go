@@ -605,3 +605,32 @@ func TestProcessSignWith(t *testing.T) {
 		}
 	}
 }
+
+// A template replaced in the incoming directory while its job runs: the
+// job signs the bytes it hashed for its key, not the new ones (which
+// would be recorded under the old bytes' key, past the check that a
+// name and version seen with other bytes is a conflict). The --sign-with
+// command replaces the template between the request and the response.
+func TestProcessTemplateReplaced(t *testing.T) {
+	t.Parallel()
+	r := newProcessRig(t, 0)
+	for _, f := range []string{shimTemplate, shimUnsigned} {
+		if err := os.Remove(filepath.Join(r.in, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := filepath.Join(r.dir, "ref")
+	mustMksigned(t, r.dir, nil, "process", "--incoming", r.in, "--output", ref, "--state", filepath.Join(r.dir, "ref-state"),
+		"--key", r.key, "--cert", r.cert, "--once")
+	signer := fmt.Sprintf("cp %s %s && %s sign-request --key %s --cert %s --no-policy --no-audit-log --output - -",
+		testutil.DebianFixture(t, shimTemplate), filepath.Join(r.in, fwupdTemplate), mksignedBin, r.key, r.cert)
+	res := mksigned(t, r.dir, nil, "process", "--incoming", r.in, "--output", r.out, "--state", r.state,
+		"--sign-with", signer, "--cert", r.cert, "--once", "--json")
+	var s processSummary
+	if err := json.Unmarshal([]byte(res.stdout), &s); err != nil || res.code != 0 || len(s.Processed) != 1 {
+		t.Fatalf("process: exit %d, %v, %+v\n%s", res.code, err, s, res.stderr)
+	}
+	if d := cmpTrees(tree(t, ref), tree(t, r.out)); d != "" {
+		t.Errorf("the output is not the template's that was hashed:\n%s", d)
+	}
+}
