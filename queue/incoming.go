@@ -82,7 +82,6 @@ func scan(ctx context.Context, dir string) (*incoming, error) {
 	return in, nil
 }
 
-
 // outputName is where t's source package goes: <Source>_<version without
 // epoch>, the base name of its .dsc.
 func outputName(t *template.Template) string {
