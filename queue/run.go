@@ -101,12 +101,13 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 			fail(err)
 		}
 	}
-	tmpl, sha, remove, err := snapshot(d.path)
+	// Hashed in place first: a pass over templates done before reads
+	// each once and copies none.
+	sha, _, err := hashFile(d.path)
 	if err != nil {
 		failBefore(err)
 		return
 	}
-	defer remove()
 	it.SHA256 = sha
 	key := Key{Name: d.pkg.Name, Version: d.pkg.Version, SHA256: sha}
 	rec, err := o.State.Get(ctx, key)
@@ -126,6 +127,19 @@ func (o Options) one(ctx context.Context, d *incomingDeb, in *incoming, sum *Sum
 			sum.Failed = append(sum.Failed, it)
 			return
 		}
+	}
+	// From here on, one private copy is loaded and signed, the bytes of
+	// the key (see snapshot); a file changed since it was hashed is
+	// looked at again in the next pass.
+	tmpl, snapSHA, remove, err := snapshot(d.path)
+	if err != nil {
+		failBefore(err)
+		return
+	}
+	defer remove()
+	if snapSHA != sha {
+		failBefore(&inputerr.Error{File: d.path, Offset: inputerr.NoOffset, Err: errors.New("changed while it was read: looked at again in the next pass")})
+		return
 	}
 	t, err := template.LoadContext(ctx, tmpl)
 	if err != nil {
